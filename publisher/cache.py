@@ -1,0 +1,93 @@
+"""A cache of parsed articles keyed on their bytes, so an unchanged site rebuilds in a blink.
+
+Parsing is pure: the same bytes, path and site settings give the same `Article`.
+The key is a hash of all three, so the cache can never return a stale article;
+it is only ever a shortcut. A damaged cache file is simply started afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import pickle
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from publisher.errors import Problem
+from publisher.models import Article
+
+Entry = tuple[Article, tuple[Problem, ...]]  # an article and the warnings its file gave
+
+FORMAT = "2"  # bump when Article or the rendering changes shape
+
+
+def article_key(source: str, raw: bytes, context: str) -> str:
+    digest = hashlib.blake2b(raw, digest_size=20)
+    digest.update(b"\0" + source.encode() + b"\0" + context.encode() + FORMAT.encode())
+    return digest.hexdigest()
+
+
+class ArticleCache:
+    """SQLite file of pickled articles and their warnings; only this program writes it."""
+
+    def __init__(self, path: Path | None, *, readonly: bool = False) -> None:
+        self._db: sqlite3.Connection | None = None
+        self._readonly = readonly
+        if path is None or (readonly and not path.is_file()):
+            return
+        if readonly:
+            with contextlib.suppress(sqlite3.Error):
+                self._db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._open(path)
+        except (OSError, sqlite3.Error):
+            with contextlib.suppress(OSError):
+                path.unlink()
+            with contextlib.suppress(OSError, sqlite3.Error):
+                self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS article (key TEXT PRIMARY KEY, data BLOB NOT NULL)")
+        return db
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Entry]:
+        if self._db is None:
+            return {}
+        wanted = set(keys)
+        found: dict[str, Entry] = {}
+        try:
+            for key, data in self._db.execute("SELECT key, data FROM article"):
+                if key in wanted:
+                    with contextlib.suppress(Exception):
+                        found[key] = pickle.loads(data)  # noqa: S301 - our own file
+        except sqlite3.Error:
+            return {}
+        return found
+
+    def replace_all(self, entries: dict[str, Entry], keep: Iterable[str] | None = None) -> None:
+        """Store new entries and, given `keep`, forget every other key."""
+        if self._db is None or self._readonly:
+            return
+        try:
+            with self._db:
+                if keep is not None:
+                    kept = set(keep) | set(entries)
+                    stale = [(k,) for (k,) in self._db.execute("SELECT key FROM article")
+                             if k not in kept]
+                    self._db.executemany("DELETE FROM article WHERE key = ?", stale)
+                rows = [(k, pickle.dumps(e, protocol=pickle.HIGHEST_PROTOCOL))
+                        for k, e in entries.items()]
+                self._db.executemany("INSERT OR REPLACE INTO article VALUES (?, ?)", rows)
+        except sqlite3.Error:
+            return
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

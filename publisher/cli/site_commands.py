@@ -1,0 +1,71 @@
+"""`build`, `check`, `init` and `import`: the commands that work on the site's files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from publisher import publish
+from publisher.cli import AppContext, cli, pass_app, warn
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+@cli.command()
+@click.option("--strict", is_flag=True, help="Treat warnings (such as unknown keys) as errors.")
+@click.option("--now", metavar="ISO-DATETIME",
+              help="Build as if it were this moment (articles dated later stay unpublished).")
+@pass_app
+def build(app: AppContext, strict: bool, now: str | None) -> None:
+    """Publish the site's feeds (and pages) into the output folder."""
+    app.now = now
+    settings = app.settings
+    report = publish.build(settings, app.clock, strict=strict)
+    warn(list(report.warnings))
+    for source in report.ids_assigned:
+        click.echo(f"assigned a permanent id to {source}")
+    extras = []
+    if report.drafts:
+        extras.append(_plural(report.drafts, "draft") + " skipped")
+    if report.scheduled:
+        extras.append(_plural(report.scheduled, "article") + " scheduled for later")
+    tail = f" ({', '.join(extras)})" if extras else ""
+    click.echo(
+        f"Published {_plural(report.articles, 'article')} to {settings.output_dir}/: "
+        f"{len(report.written)} written, {report.unchanged} unchanged, "
+        f"{len(report.removed)} removed{tail}"
+    )
+
+
+@cli.command()
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--now", metavar="ISO-DATETIME", help="Check as if it were this moment.")
+@pass_app
+def check(app: AppContext, strict: bool, now: str | None) -> None:
+    """Validate the configuration and every article without writing anything."""
+    app.now = now
+    settings = app.settings
+    loaded, warnings = publish.check(settings, app.clock, strict=strict)
+    warn(warnings)
+    pending = len(loaded.pending_ids)
+    note = f"; {_plural(pending, 'article')} will get a permanent id at the next build" \
+        if pending else ""
+    click.echo(f"OK: {_plural(len(loaded.articles), 'article')}, "
+               f"{_plural(len(warnings), 'warning')}{note}")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--title", default="My Publication", show_default=True)
+@click.option("--base-url", default="https://example.org/", show_default=True)
+def init(directory: Path, title: str, base_url: str) -> None:
+    """Create a new site in DIRECTORY, ready for `publisher build`."""
+    from publisher.skeleton import create_site
+
+    created = create_site(directory, title=title, base_url=base_url)
+    for path in created:
+        click.echo(f"created {path}")
+    click.echo(f"\nNext: cd {directory} && publisher build")

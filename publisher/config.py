@@ -1,0 +1,310 @@
+"""Read `publisher.toml` into one validated, frozen `Settings`.
+
+Validation happens once, here: every later stage can trust its settings. All
+problems in the file are reported together, each naming the file, the key and,
+where the key is written in the file, its line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from publisher.errors import ConfigError, Problem
+from publisher.models import Author, Site
+
+M = TypeVar("M", bound=BaseModel)
+
+CONFIG_NAME = "publisher.toml"
+SITE_ENV = "PUBLISHER_SITE"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AuthorSettings(_Section):
+    name: Annotated[str, Field(min_length=1)]
+    email: str | None = None
+    url: str | None = None
+
+
+class FeedSettings(_Section):
+    items: Annotated[int, Field(ge=1, le=10_000)] = 50
+    content: Literal["full", "summary"] = "full"
+    tag_feeds: bool = True
+    hubs: tuple[str, ...] = ()
+
+    @field_validator("hubs")
+    @classmethod
+    def _hubs_are_urls(cls, hubs: tuple[str, ...]) -> tuple[str, ...]:
+        for hub in hubs:
+            _require_http_url(hub)
+        return hubs
+
+
+class EmailSettings(_Section):
+    from_address: str = "digest@example.org"
+    from_name: str = ""
+    reply_to: str | None = None
+    subject: str = "{{ site.title }}: {{ digest.title }}"
+    unsubscribe_mailto: str | None = None
+    min_items: Annotated[int, Field(ge=1)] = 1
+    max_items: Annotated[int, Field(ge=1)] = 30
+    period: Annotated[str, Field(pattern=r"^\d+\s*[mhdw]$")] = "7d"
+
+
+class DeliverySettings(_Section):
+    transport: Literal["outbox", "smtp"] = "outbox"
+    outbox_dir: str = "outbox"
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str = "PUBLISHER_SMTP_PASSWORD"
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    rate: Annotated[float, Field(ge=0)] = 0.0  # messages per second, 0 = as fast as possible
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 2
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
+    retry_base: Annotated[float, Field(ge=0)] = 60.0  # seconds before the first retry
+    max_consecutive_failures: Annotated[int, Field(ge=1)] = 25
+
+
+class StoreSettings(_Section):
+    url: str = "sqlite:///publisher.db"
+
+
+class WebSettings(_Section):
+    secret_env: str = "PUBLISHER_SECRET_KEY"
+    confirm_ttl_hours: Annotated[int, Field(ge=1)] = 72
+    subscribe_per_hour: Annotated[int, Field(ge=1)] = 10
+
+
+class Settings(_Section):
+    """The whole site configuration; `root` is the folder holding `publisher.toml`."""
+
+    root: Path = Path()
+    title: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    base_url: str
+    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
+    timezone: str = "UTC"
+    author: AuthorSettings
+    postal_address: str = ""
+    permalink: str = "{year}/{month}/{slug}/"
+    content_dir: str = "content"
+    output_dir: str = "public"
+    static_dir: str = "static"
+    templates_dir: str = "templates"
+    schedules_dir: str = "schedules"
+    feeds: FeedSettings = FeedSettings()
+    email: EmailSettings = EmailSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    store: StoreSettings = StoreSettings()
+    web: WebSettings = WebSettings()
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        _require_http_url(value)
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r}; use an IANA name such as 'Europe/Lisbon' or 'UTC'"
+            ) from None
+        return value
+
+    @field_validator("permalink")
+    @classmethod
+    def _permalink(cls, value: str) -> str:
+        names = set(re.findall(r"{(\w+)}", value))
+        if "slug" not in names:
+            raise ValueError("must contain {slug}, e.g. '{year}/{month}/{slug}/'")
+        unknown = names - {"year", "month", "day", "slug"}
+        if unknown:
+            raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}; use year, month, day, slug")
+        if not value.endswith("/") or value.startswith("/"):
+            raise ValueError("must be a folder path relative to base_url, ending in '/'")
+        return value
+
+    # Paths are resolved against the site root so that commands work from anywhere.
+    def path(self, relative: str) -> Path:
+        return (self.root / relative).resolve()
+
+    @property
+    def content_path(self) -> Path:
+        return self.path(self.content_dir)
+
+    @property
+    def output_path(self) -> Path:
+        return self.path(self.output_dir)
+
+    @property
+    def state_path(self) -> Path:
+        """Where the build keeps its cache and manifest, out of the published folder."""
+        return self.root.resolve() / ".publisher"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def store_url(self) -> str:
+        """The database URL, with a relative SQLite path read against the site root."""
+        url = self.store.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix:
+            return prefix + str(self.root.resolve() / url[len(prefix):])
+        return url
+
+    def site(self) -> Site:
+        a = self.author
+        return Site(
+            title=self.title,
+            description=self.description,
+            base_url=self.base_url,
+            language=self.language,
+            author=Author(a.name, a.email, a.url),
+            timezone=self.timezone,
+            postal_address=self.postal_address,
+            hubs=self.feeds.hubs,
+        )
+
+    def secret(self, env_name: str, purpose: str) -> str:
+        """Read a secret from the environment; secrets never live in the config file."""
+        value = os.environ.get(env_name, "")
+        if not value:
+            raise ConfigError(
+                [
+                    Problem(
+                        f"the environment variable {env_name} is not set",
+                        hint=f"export {env_name}=... ({purpose}); secrets are never read "
+                        "from publisher.toml",
+                    )
+                ]
+            )
+        return value
+
+
+def _require_http_url(value: str) -> None:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"{value!r} is not an absolute http(s) URL, e.g. 'https://example.org/'")
+
+
+def find_site_root(start: Path | None = None) -> Path:
+    """The folder to work in: `$PUBLISHER_SITE`, else the given or current folder."""
+    if start is not None:
+        return start
+    env = os.environ.get(SITE_ENV)
+    return Path(env) if env else Path.cwd()
+
+
+def load_settings(root: Path) -> Settings:
+    """Read and validate `root/publisher.toml`; raise `ConfigError` listing every problem."""
+    path = root / CONFIG_NAME
+    label = str(path) if root != Path() else CONFIG_NAME
+    if not path.is_file():
+        raise ConfigError(
+            [
+                Problem(
+                    "no configuration file here",
+                    path=label,
+                    hint="run the command in a site folder, pass --site DIR, or create one "
+                    "with `publisher init DIR`",
+                )
+            ]
+        )
+    raw_bytes = path.read_bytes()
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                                   path=label, hint="save the file as UTF-8")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _toml_error_line(str(exc))
+        raise ConfigError([Problem(f"not valid TOML: {exc}", path=label, line=line,
+                                   hint="see https://toml.io for the syntax")]) from None
+    return validate_model(Settings, {**data, "root": root}, label, text)
+
+
+def validate_model(model: type[M], data: dict[str, Any], label: str, text: str) -> M:
+    """Validate `data` with a pydantic model, turning its errors into located `Problem`s."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = key_lines(text)
+        problems = [_problem_from(err, model, label, lines) for err in exc.errors()]
+        raise ConfigError(problems) from None
+
+
+def _problem_from(err: Any, model: type[BaseModel], label: str, lines: dict[str, int]) -> Problem:
+    loc = [str(part) for part in err["loc"]]
+    key = ".".join(loc)
+    line = lines.get(key) or lines.get(".".join(loc[:-1]))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        known = _known_keys(model, loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+        return Problem("unknown key", path=label, line=line, key=key, hint=hint)
+    if kind == "missing":
+        return Problem("required key is missing", path=label, line=line, key=key,
+                       hint=f"add `{loc[-1]} = ...`")
+    message = err["msg"].removeprefix("Value error, ")
+    return Problem(message[0].lower() + message[1:], path=label, line=line, key=key)
+
+
+def _known_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = field.annotation
+    return sorted(k for k in getattr(current, "model_fields", {}) if k != "root")
+
+
+_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\s\"]+?)\s*\]\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """Map each dotted key written in a TOML text to its line number (1-based)."""
+    found: dict[str, int] = {}
+    table = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = header.group(1).replace(" ", "").replace('"', "")
+            found.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            found.setdefault(f"{table}.{key.group(1)}" if table else key.group(1), number)
+    return found
+
+
+def _toml_error_line(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None

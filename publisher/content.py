@@ -1,0 +1,202 @@
+"""Read every article in `content/` into `Article`s, or report every problem at once.
+
+Nothing is written here: the loader only reads. Articles whose bytes have not
+changed come from the cache; the others are parsed on every core.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from publisher import frontmatter, markup
+from publisher.cache import ArticleCache, article_key
+from publisher.errors import ContentError, Problem
+from publisher.models import Article, Author, LoadedContent, PendingId, Tag
+
+ID_NAMESPACE = uuid.UUID("6f1c1d0e-4c4b-5b8e-9a57-2f0d3c1e7a10")
+PARALLEL_THRESHOLD = 200  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    """The settings that change how an article renders; part of the cache key."""
+
+    base_url: str
+    permalink: str
+    timezone: str
+
+    def fingerprint(self) -> str:
+        return f"{self.base_url}\n{self.permalink}\n{self.timezone}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    source: str
+    key: str
+    article: Article | None
+    problems: tuple[Problem, ...]
+
+
+def discover(content_path: Path, root: Path) -> list[tuple[str, Path]]:
+    """Every `*.md` below `content_path` (hidden files and folders skipped), sorted."""
+    found: list[tuple[str, Path]] = []
+    for folder, dirs, files in os.walk(content_path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        for name in files:
+            if name.endswith(".md") and not name.startswith((".", "_")):
+                path = Path(folder, name)
+                found.append((_relative(path, root), path))
+    return sorted(found)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def load_content(
+    content_path: Path, root: Path, context: ParseContext, cache: ArticleCache | None = None
+) -> LoadedContent:
+    """Load all articles; raise `ContentError` listing every problem of every file."""
+    files = discover(content_path, root)
+    raws = [(source, path.read_bytes()) for source, path in files]
+    fingerprint = context.fingerprint()
+    keys = {source: article_key(source, raw, fingerprint) for source, raw in raws}
+    cached = cache.get_many(keys.values()) if cache else {}
+    todo = [(source, raw, keys[source]) for source, raw in raws if keys[source] not in cached]
+    parsed = {p.source: p for p in _parse_all(todo, context)}
+
+    articles: list[Article] = []
+    problems: list[Problem] = []
+    for source, _ in raws:
+        parsed_one = parsed.get(source)
+        article, found = (
+            (parsed_one.article, parsed_one.problems) if parsed_one else cached[keys[source]]
+        )
+        problems.extend(found)
+        if article is not None:
+            articles.append(article)
+    problems.extend(_duplicates(articles))
+    if any(not p.warning for p in problems):
+        raise ContentError(problems, summary=_summary(problems))
+    if cache is not None:
+        fresh = {p.key: (p.article, p.problems) for p in parsed.values() if p.article is not None}
+        cache.replace_all(fresh, keep=keys.values())
+    articles.sort(key=lambda a: (a.date, a.id), reverse=True)
+    return LoadedContent(
+        articles=tuple(articles),
+        pending_ids=tuple(PendingId(a.source, a.id) for a in articles if a.id_pending),
+        warnings=tuple(p for p in problems if p.warning),
+    )
+
+
+def derive_id(source: str, fields: frontmatter.FrontMatter) -> str:
+    """An id for an article that has none yet; the build then writes it into the file.
+
+    It is derived rather than random so that two machines building the same
+    checkout agree; once written, edits to the title, date or path no longer matter.
+    """
+    seed = f"{source}\n{fields.date.isoformat()}\n{fields.title}"
+    return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, seed)}"
+
+
+def _duplicates(articles: Iterable[Article]) -> list[Problem]:
+    """Two articles with one id, slug or URL would overwrite each other: name both files."""
+    problems: list[Problem] = []
+    for what, key in (("id", lambda a: a.id), ("slug", lambda a: a.slug), ("URL", lambda a: a.url)):
+        first: dict[str, Article] = {}
+        for article in articles:
+            value = key(article)
+            if value in first:
+                other = first[value]
+                problems.append(Problem(
+                    f"duplicate {what} {value!r}: {other.source} has the same one",
+                    path=article.source,
+                    hint=f"give one of the two articles another {what.lower()}",
+                ))
+            else:
+                first[value] = article
+    return problems
+
+
+def _summary(problems: list[Problem]) -> str:
+    errors = [p for p in problems if not p.warning]
+    files = {p.path for p in errors}
+    return (
+        f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in "
+        f"{len(files)} file{'s' if len(files) != 1 else ''}; nothing was written"
+    )
+
+
+def _parse_all(todo: list[tuple[str, bytes, str]], context: ParseContext) -> list[_Parsed]:
+    if len(todo) < PARALLEL_THRESHOLD or (os.cpu_count() or 1) < 2:
+        return [_parse_one(item, context) for item in todo]
+    workers = min(os.cpu_count() or 1, 8)
+    chunk = max(1, len(todo) // (workers * 8))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_parse_one, todo, [context] * len(todo), chunksize=chunk))
+
+
+def _parse_one(item: tuple[str, bytes, str], context: ParseContext) -> _Parsed:
+    source, raw, key = item
+    text, problems = frontmatter.decode(raw, source)
+    if text is None:
+        return _Parsed(source, key, None, tuple(problems))
+    fields, problems = frontmatter.parse(text, source, ZoneInfo(context.timezone))
+    if fields is None:
+        return _Parsed(source, key, None, tuple(problems))
+    return _Parsed(source, key, build_article(source, fields, context), tuple(problems))
+
+
+def build_article(source: str, fields: frontmatter.FrontMatter, context: ParseContext) -> Article:
+    """Turn validated front matter and Markdown into a fully resolved `Article`."""
+    local = fields.date.astimezone(ZoneInfo(context.timezone))
+    path = context.permalink.format(
+        year=f"{local.year:04d}", month=f"{local.month:02d}", day=f"{local.day:02d}",
+        slug=fields.slug,
+    )
+    url = context.base_url + path
+    content_html = markup.markdown_to_html(fields.body, url)
+    if fields.summary:
+        summary_html = markup.inline_markdown_to_html(fields.summary, url)
+    else:
+        summary_html = markup.first_paragraph(content_html)
+    author = Author(**fields.author) if fields.author else None
+    article = Article(
+        source=source,
+        id=fields.id or derive_id(source, fields),
+        title=fields.title,
+        slug=fields.slug,
+        path=path,
+        url=url,
+        date=fields.date,
+        updated=fields.updated or fields.date,
+        summary_html=summary_html,
+        summary_text=markup.html_to_text(summary_html),
+        content_html=content_html,
+        tags=tuple(Tag(name, frontmatter.slugify(name)) for name in fields.tags),
+        author=author,
+        image=markup.absolute_url(fields.image, url) if fields.image else None,
+        draft=fields.draft,
+        id_pending=fields.id is None,
+    )
+    return replace(article, fingerprint=rendered_fingerprint(article))
+
+
+def rendered_fingerprint(article: Article) -> str:
+    """A hash of everything a renderer can show of the article.
+
+    Outputs are keyed on this rather than on the file's bytes, so writing the id
+    into the front matter, or editing a comment, re-renders nothing.
+    """
+    shown = replace(article, source="", fingerprint="", id_pending=False)
+    return hashlib.blake2b(repr(shown).encode(), digest_size=16).hexdigest()

@@ -1,0 +1,89 @@
+"""Markdown to safe HTML whose links work wherever it is shown.
+
+Feeds and emails are read far from the site, so every `href` and `src` is made
+absolute against the article's own URL. The HTML is sanitized with `nh3`
+(ammonia): authors may write raw HTML, but no script or event handler survives.
+CommonMark with GitHub's tables comes from `cmarkgfm`, the C reference parser,
+which is about a hundred times faster than a pure-Python one.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urljoin, urlsplit
+
+import cmarkgfm
+import nh3
+from cmarkgfm.cmark import Options
+
+_EXTENSIONS = ["table", "strikethrough", "autolink"]
+_URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
+_SAFE_SCHEMES = {"http", "https", "mailto", "tel", ""}
+_TAGS = set(nh3.ALLOWED_TAGS) | {"picture", "source", "figure", "figcaption"}
+_ATTRIBUTES = {
+    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    "*": {"id", "lang", "dir", "title"},
+    "td": {"align", "colspan", "rowspan"},
+    "th": {"align", "colspan", "rowspan", "scope"},
+    "source": {"srcset", "type", "media"},
+    "img": {"src", "alt", "width", "height", "title", "loading"},
+}
+_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.DOTALL)
+_BLOCK_TAG = re.compile(r"</?(?:p|br|div|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|figure)\b[^>]*>")
+_TAG = re.compile(r"<[^>]+>")
+
+
+def markdown_to_html(text: str, base_url: str) -> str:
+    """Render Markdown, sanitize it and make its links absolute against `base_url`."""
+    raw = cmarkgfm.markdown_to_html_with_extensions(
+        text, options=Options.CMARK_OPT_UNSAFE, extensions=_EXTENSIONS
+    )
+    return sanitize(raw, base_url)
+
+
+def inline_markdown_to_html(text: str, base_url: str) -> str:
+    """Render a one-paragraph text (a summary) without the surrounding <p>."""
+    rendered = markdown_to_html(text, base_url).strip()
+    if rendered.startswith("<p>") and rendered.endswith("</p>") and rendered.count("<p>") == 1:
+        return rendered[3:-4]
+    return rendered
+
+
+def absolute_url(value: str, base_url: str) -> str | None:
+    """`value` resolved against `base_url`, or None for a scheme we do not link to."""
+    value = value.strip()
+    if value.startswith("#"):
+        return value
+    resolved = urljoin(base_url, value)
+    return resolved if urlsplit(resolved).scheme in _SAFE_SCHEMES else None
+
+
+def sanitize(fragment: str, base_url: str) -> str:
+    """Drop anything unsafe and resolve relative URLs against `base_url`."""
+
+    def absolute(tag: str, attribute: str, value: str) -> str | None:
+        return absolute_url(value, base_url) if attribute in _URL_ATTRIBUTES else value
+
+    return nh3.clean(
+        fragment,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        attribute_filter=absolute,
+        link_rel=None,
+        url_schemes=_SAFE_SCHEMES - {""},
+    ).strip()
+
+
+def first_paragraph(fragment: str) -> str:
+    """The inner HTML of the first paragraph that holds text (images alone do not count)."""
+    for match in _PARAGRAPH.finditer(fragment):
+        if html_to_text(match.group(1)):
+            return match.group(1).strip()
+    return ""
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment, on one line."""
+    spaced = _BLOCK_TAG.sub(" ", fragment)
+    return " ".join(html.unescape(_TAG.sub("", spaced)).split())

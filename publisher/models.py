@@ -1,0 +1,123 @@
+"""The data model that flows from the loaders through the renderers to the transports.
+
+Frozen dataclasses only, no I/O: every stage takes values and returns values, so
+that a stage can be tested with a literal and cannot change what another sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from publisher.errors import Problem
+
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware. Passed in wherever time matters."""
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    name: str
+    email: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A tag as the author wrote it, and the form used in URLs and folder names."""
+
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """What every renderer needs to know about the publication itself."""
+
+    title: str
+    description: str
+    base_url: str  # always ends with "/"
+    language: str
+    author: Author
+    timezone: str
+    postal_address: str = ""
+    hubs: tuple[str, ...] = ()
+
+    def url_for(self, path: str) -> str:
+        """The absolute URL of a path inside the published site."""
+        return self.base_url + path.lstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One published (or publishable) article, fully resolved.
+
+    `content_html` and `summary_html` are sanitized and every link in them is
+    absolute, so any renderer can put them in a feed, a page or an email as is.
+    """
+
+    source: str  # path relative to the site root, with "/" separators
+    id: str
+    title: str
+    slug: str
+    path: str  # the article's folder inside the site, e.g. "2026/11/ferry-fares/"
+    url: str  # absolute permalink
+    date: datetime
+    updated: datetime
+    summary_html: str
+    summary_text: str
+    content_html: str
+    tags: tuple[Tag, ...] = ()
+    author: Author | None = None
+    image: str | None = None
+    draft: bool = False
+    fingerprint: str = ""  # changes whenever anything that renders from this article does
+    id_pending: bool = False  # the id was derived and is not yet written into the file
+
+    def is_published(self, now: datetime) -> bool:
+        return not self.draft and self.date <= now
+
+
+@dataclass(frozen=True, slots=True)
+class PendingId:
+    """An article that has no `id` in its front matter yet: the build writes this one in."""
+
+    source: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedContent:
+    """Everything read from `content/`, before the clock decides what is visible."""
+
+    articles: tuple[Article, ...]
+    pending_ids: tuple[PendingId, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+
+    def published(self, now: datetime) -> tuple[Article, ...]:
+        """Articles a reader may see at `now`, newest first."""
+        return tuple(a for a in self.articles if a.is_published(now))
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFile:
+    """One file of the published site: where it goes and its exact bytes."""
+
+    path: str  # relative to the output folder, "/" separators
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    """What a build did, for the command line to summarise."""
+
+    articles: int
+    drafts: int
+    scheduled: int
+    written: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    ids_assigned: tuple[str, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+    changed_feeds: tuple[str, ...] = field(default=())

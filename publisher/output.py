@@ -1,0 +1,166 @@
+"""Write the published site: only what changed, each file atomically.
+
+Renderers return bytes; this module decides what reaches the disk. A manifest
+in the state folder records, for every file the build owns, the fingerprint of
+what it was made from and the hash of its bytes. A job whose fingerprint has not
+changed is not even rendered; a file whose bytes have not changed is not
+rewritten (its modification time, and so its HTTP validators, stay put); a file
+no longer produced is removed. Files the build does not own are never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from publisher.atomic import atomic_write
+from publisher.errors import OutputError
+from publisher.models import OutputFile
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    fingerprint: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    written: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: int
+
+
+class OutputWriter:
+    """Collects a build's files, then commits them in one go."""
+
+    def __init__(self, output: Path, state: Path) -> None:
+        self.output = output
+        self._manifest_path = state / MANIFEST_NAME
+        self._old = _load_manifest(self._manifest_path)
+        self._kept: dict[str, Entry] = {}
+        self._staged: dict[str, tuple[str, bytes]] = {}
+
+    def is_fresh(self, paths: Sequence[str], fingerprint: str) -> bool:
+        """True when every path was made from this fingerprint and is still on disk as made."""
+        for path in paths:
+            entry = self._old.get(path)
+            if entry is None or entry.fingerprint != fingerprint or not self._on_disk(path, entry):
+                return False
+        return True
+
+    def keep(self, paths: Iterable[str]) -> None:
+        """Carry files over unchanged (after `is_fresh` said they are)."""
+        for path in paths:
+            self._kept[path] = self._old[path]
+
+    def put(self, files: Iterable[OutputFile], fingerprint: str) -> None:
+        for file in files:
+            _check_path(file.path)
+            self._staged[file.path] = (fingerprint, file.data)
+
+    def produced(self) -> set[str]:
+        return set(self._kept) | set(self._staged)
+
+    def changed(self, path: str) -> bool:
+        """Whether committing will change the bytes of `path`."""
+        if path not in self._staged:
+            return False
+        data = self._staged[path][1]
+        return not self._same(path, self._old.get(path), _sha(data), data)
+
+    def commit(self) -> WriteResult:
+        """Write what changed, remove what is no longer produced, then save the manifest."""
+        manifest = dict(self._kept)
+        written: list[str] = []
+        try:
+            for path, (fingerprint, data) in sorted(self._staged.items()):
+                digest = _sha(data)
+                old = self._old.get(path)
+                target = self.output / path
+                if not self._same(path, old, digest, data):
+                    atomic_write(target, data)
+                    written.append(path)
+                stat = target.stat()
+                manifest[path] = Entry(fingerprint, digest, stat.st_size, stat.st_mtime_ns)
+            removed = self._remove_stale(set(manifest))
+        except OSError as exc:
+            # Every file is whole (old or new); record the new ones, then report.
+            _save_manifest(self._manifest_path, {**self._old, **manifest})
+            raise OutputError(f"cannot write the output: {exc.strerror or exc}",
+                              path=exc.filename, hint="check that the output folder is "
+                              "writable and that the disk has space") from None
+        if written or removed or manifest != self._old:
+            _save_manifest(self._manifest_path, manifest)
+        return WriteResult(tuple(written), tuple(removed), len(manifest) - len(written))
+
+    def _remove_stale(self, produced: set[str]) -> list[str]:
+        removed = []
+        for path in sorted(set(self._old) - produced):
+            target = self.output / path
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+                removed.append(path)
+            _prune_empty_dirs(target.parent, self.output)
+        return removed
+
+    def _same(self, path: str, old: Entry | None, digest: str, data: bytes) -> bool:
+        """Whether the file on disk already holds exactly `data`."""
+        if old is not None:
+            return old.sha256 == digest and self._on_disk(path, old)
+        try:  # no record (first build, or a lost manifest): compare the bytes themselves
+            return (self.output / path).read_bytes() == data
+        except OSError:
+            return False
+
+    def _on_disk(self, path: str, entry: Entry) -> bool:
+        try:
+            stat = os.stat(self.output / path)
+        except OSError:
+            return False
+        return stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _check_path(path: str) -> None:
+    parts = path.split("/")
+    if path.startswith("/") or ".." in parts or "" in parts[:-1] or not parts[-1]:
+        raise OutputError(f"refusing to write outside the output folder: {path!r}")
+
+
+def _prune_empty_dirs(folder: Path, stop: Path) -> None:
+    while folder != stop and stop in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def _load_manifest(path: Path) -> dict[str, Entry]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        if data.get("format") != MANIFEST_FORMAT:
+            return {}
+        return {p: Entry(*e) for p, e in data["files"].items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+def _save_manifest(path: Path, entries: dict[str, Entry]) -> None:
+    files = {p: [e.fingerprint, e.sha256, e.size, e.mtime_ns] for p, e in sorted(entries.items())}
+    data = json.dumps({"format": MANIFEST_FORMAT, "files": files}, separators=(",", ":"))
+    atomic_write(path, data.encode())

@@ -1,0 +1,87 @@
+"""Jinja2 templates: the site's own `templates/` first, then the default theme, file by file."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import jinja2
+
+from publisher.errors import TemplateError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def default_theme_path() -> Path:
+    """The theme packaged in the wheel, or the repository's `templates/` in a checkout."""
+    packaged = PACKAGE_DIR / "_theme"
+    return packaged if packaged.is_dir() else PACKAGE_DIR.parent / "templates"
+
+
+def template_folders(site_templates: Path) -> list[Path]:
+    folders = [site_templates] if site_templates.is_dir() else []
+    return [*folders, default_theme_path()]
+
+
+def environment(site_templates: Path) -> jinja2.Environment:
+    """Autoescaping for HTML and XML, and an error for every undefined name."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(p) for p in template_folders(site_templates)]),
+        autoescape=jinja2.select_autoescape(["html", "htm", "xml", "xsl"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def get_template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    """Load a template, turning a syntax error into a message naming file and line."""
+    try:
+        return env.get_template(name)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"broken template: {exc.message}", path=exc.filename or name,
+                            line=exc.lineno, hint="fix the Jinja2 syntax at that line") from None
+    except jinja2.TemplateNotFound:
+        raise TemplateError(f"template {name!r} not found",
+                            hint="restore it in templates/ or delete your copy to use the "
+                            "default theme's") from None
+
+
+def render(template: jinja2.Template, **context: object) -> str:
+    """Render, turning an undefined name or a failing filter into a located message."""
+    try:
+        return template.render(**context)
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"template error: {exc.message}", path=template.filename,
+                            line=_template_line(exc, template),
+                            hint="check the names the template uses") from None
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"template error: {exc}", path=template.filename,
+                            line=_template_line(exc, template)) from None
+
+
+def _template_line(exc: BaseException, template: jinja2.Template) -> int | None:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == template.filename or (
+            tb.tb_frame.f_globals.get("__jinja_template__") is not None
+        ):
+            line = template.get_corresponding_lineno(tb.tb_lineno)
+        tb = tb.tb_next
+    return line
+
+
+def fingerprint(env: jinja2.Environment, prefix: str = "") -> str:
+    """A hash of every template under `prefix`: what a set of outputs was made from."""
+    digest = hashlib.sha256()
+    loader = env.loader
+    assert loader is not None
+    for name in sorted(n for n in env.list_templates() if n.startswith(prefix)):
+        try:
+            source, filename, _ = loader.get_source(env, name)
+        except jinja2.TemplateNotFound:
+            source, filename = "", ""
+        digest.update(f"{name}\0{filename}\0{source}\0".encode())
+    return digest.hexdigest()
