@@ -100,7 +100,7 @@ class Settings(_Section):
     title: Annotated[str, Field(min_length=1)]
     description: str = ""
     base_url: str
-    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
+    language: str = "en"
     timezone: str = "UTC"
     author: AuthorSettings
     postal_address: str = ""
@@ -121,6 +121,13 @@ class Settings(_Section):
     def _base_url(cls, value: str) -> str:
         _require_http_url(value)
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", value):
+            raise ValueError(f"{value!r} is not a language tag such as 'en' or 'pt-BR'")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -215,7 +222,7 @@ def find_site_root(start: Path | None = None) -> Path:
     if start is not None:
         return start
     env = os.environ.get(SITE_ENV)
-    return Path(env) if env else Path.cwd()
+    return Path(env) if env else Path()
 
 
 def load_settings(root: Path) -> Settings:
@@ -271,8 +278,31 @@ def _problem_from(err: Any, model: type[BaseModel], label: str, lines: dict[str,
     if kind == "missing":
         return Problem("required key is missing", path=label, line=line, key=key,
                        hint=f"add `{loc[-1]} = ...`")
-    message = err["msg"].removeprefix("Value error, ")
-    return Problem(message[0].lower() + message[1:], path=label, line=line, key=key)
+    return Problem(_message(err), path=label, line=line, key=key)
+
+
+def _message(err: Any) -> str:
+    """pydantic's message, said the way a person editing a TOML file thinks of it."""
+    ctx = err.get("ctx") or {}
+    simple = {
+        "string_too_short": "must not be empty",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "greater_than": f"must be more than {ctx.get('gt')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "int_parsing": "must be a whole number",
+        "int_type": "must be a whole number",
+        "float_parsing": "must be a number",
+        "bool_parsing": "must be true or false",
+        "bool_type": "must be true or false",
+        "string_type": "must be a quoted string",
+        "literal_error": f"must be {ctx.get('expected')}",
+        "string_pattern_mismatch": "is not in the expected format",
+        "model_type": "must be a table of keys",
+    }
+    if err["type"] in simple:
+        return simple[err["type"]]
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return message[0].lower() + message[1:]
 
 
 def _known_keys(model: type[BaseModel], loc: list[str]) -> list[str]:

@@ -109,22 +109,27 @@ def derive_id(source: str, fields: frontmatter.FrontMatter) -> str:
     return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, seed)}"
 
 
+_DUPLICATE_HINTS = {
+    "id": "a copied article keeps the id of its original: delete the `id:` line in the copy "
+          "and the next build assigns a new one",
+    "slug": "give one of the two articles another title or a `slug:` of its own",
+    "URL": "change the slug or the date of one of them",
+}
+
+
 def _duplicates(articles: Iterable[Article]) -> list[Problem]:
     """Two articles with one id, slug or URL would overwrite each other: name both files."""
     problems: list[Problem] = []
-    for what, key in (("id", lambda a: a.id), ("slug", lambda a: a.slug), ("URL", lambda a: a.url)):
-        first: dict[str, Article] = {}
-        for article in articles:
-            value = key(article)
-            if value in first:
-                other = first[value]
-                problems.append(Problem(
-                    f"duplicate {what} {value!r}: {other.source} has the same one",
-                    path=article.source,
-                    hint=f"give one of the two articles another {what.lower()}",
-                ))
-            else:
-                first[value] = article
+    seen: dict[str, dict[str, Article]] = {"id": {}, "slug": {}, "URL": {}}
+    for article in articles:
+        for what, value in (("id", article.id), ("slug", article.slug), ("URL", article.url)):
+            other = seen[what].setdefault(value, article)
+            if other is article or (what == "URL" and other.slug == article.slug):
+                continue  # a shared slug already explains a shared URL
+            problems.append(Problem(
+                f"duplicate {what} {value!r}: {other.source} has the same one",
+                path=article.source, hint=_DUPLICATE_HINTS[what],
+            ))
     return problems
 
 

@@ -57,7 +57,7 @@ def render_rss(site: Site, articles: Sequence[Article], spec: FeedSpec) -> bytes
     with _feedgen_lock:
         fg = _generator(site, articles, spec, RSS_NAME)
         data = fg.rss_str(pretty=True)
-    return _with_stylesheet(data, site, spec)
+    return _with_stylesheet(_add_rss_hubs(data, site.hubs), site, spec)
 
 
 def render_atom(site: Site, articles: Sequence[Article], spec: FeedSpec) -> bytes:
@@ -125,6 +125,21 @@ def _repair_atom_links(data: bytes) -> bytes:
         if link.get("rel") is None:
             link.set("rel", "alternate")
             link.set("type", "text/html")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _add_rss_hubs(data: bytes, hubs: Sequence[str]) -> bytes:
+    """feedgen writes only the self link as `atom:link` in RSS; WebSub needs `rel="hub"` too."""
+    if not hubs:
+        return data
+    root = etree.fromstring(data)
+    channel = root.find("channel")
+    self_link = channel.find(f"{{{ATOM_NS}}}link")
+    position = list(channel).index(self_link) + 1 if self_link is not None else 0
+    for offset, hub in enumerate(hubs):
+        link = etree.Element(f"{{{ATOM_NS}}}link", href=hub, rel="hub")
+        channel.insert(position + offset, link)
+    etree.indent(root)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 

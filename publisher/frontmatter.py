@@ -250,21 +250,24 @@ def _author(value: Any, problem: Any) -> dict[str, str] | None:
 
 
 def slugify(text: str) -> str:
-    """Lowercase words joined by hyphens; accents dropped, other scripts kept."""
+    """Lowercase words joined by hyphens; accents and apostrophes dropped, other scripts kept."""
     decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c) and c not in "'’")
     words = re.split(r"[\W_]+", stripped.lower())
     return "-".join(w for w in words if w)[:80].strip("-")
 
 
 def _yaml_problem(exc: yaml.YAMLError, source: str) -> Problem:
-    mark = getattr(exc, "problem_mark", None)
+    # The context mark (where an unclosed bracket or quote began) is the line to fix;
+    # the problem mark is where the parser gave up, often a line later.
+    mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
     line = mark.line + 2 if mark is not None else None
     what = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"broken YAML in the front matter: {what}" + (f" ({context})" if context else "")
     return Problem(message, path=source, line=line,
-                   hint="quote values that contain ':' or start with a special character")
+                   hint="quote values that contain ':' or start with a special character, "
+                   "and close every bracket and quote")
 
 
 def _kind(value: Any) -> str:

@@ -121,3 +121,56 @@ class BuildReport:
     ids_assigned: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
     changed_feeds: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A person on the list. `email` is normalised; `status` decides who receives mail."""
+
+    id: int
+    email: str
+    name: str = ""
+    tags: tuple[str, ...] = ()
+    status: str = "active"  # "pending" (awaiting confirmation), "active", "unsubscribed", "bounced"
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """One issue of a digest: which schedule, for which due time, with which articles.
+
+    Keyed by (schedule, due_at): running the same due time again finds the same digest.
+    `id` is short and URL-safe; it names the web copy and goes into Message-IDs.
+    """
+
+    id: str
+    schedule: str
+    due_at: datetime
+    created_at: datetime
+    article_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDigest:
+    """A digest rendered once: subject, HTML (CSS inlined) and text, with recipient placeholders.
+
+    Each recipient's message is made from these by substitution, never by rendering again.
+    """
+
+    digest_id: str
+    subject: str
+    html: str
+    text: str
+    web_html: str  # the "view in browser" copy, with no personal links
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What a send did, for the one-line summary."""
+
+    digest_id: str
+    sent: int = 0
+    skipped: int = 0  # already sent, unsubscribed or bounced when their turn came
+    deferred: int = 0  # temporary failures, to be retried
+    failed: int = 0  # permanent failures (hard bounces)
+    stopped: str | None = None  # why the run stopped early, if it did

@@ -83,23 +83,24 @@ class OutputWriter:
         """Write what changed, remove what is no longer produced, then save the manifest."""
         manifest = dict(self._kept)
         written: list[str] = []
+        target = self.output
         try:
             for path, (fingerprint, data) in sorted(self._staged.items()):
                 digest = _sha(data)
-                old = self._old.get(path)
                 target = self.output / path
-                if not self._same(path, old, digest, data):
+                if not self._same(path, self._old.get(path), digest, data):
                     atomic_write(target, data)
                     written.append(path)
                 stat = target.stat()
                 manifest[path] = Entry(fingerprint, digest, stat.st_size, stat.st_mtime_ns)
+            target = self.output
             removed = self._remove_stale(set(manifest))
         except OSError as exc:
             # Every file is whole (old or new); record the new ones, then report.
             _save_manifest(self._manifest_path, {**self._old, **manifest})
-            raise OutputError(f"cannot write the output: {exc.strerror or exc}",
-                              path=exc.filename, hint="check that the output folder is "
-                              "writable and that the disk has space") from None
+            raise OutputError(f"cannot write the output: {exc.strerror or exc}", path=target,
+                              hint="check that the output folder is writable and that the "
+                              "disk has space") from None
         if written or removed or manifest != self._old:
             _save_manifest(self._manifest_path, manifest)
         return WriteResult(tuple(written), tuple(removed), len(manifest) - len(written))

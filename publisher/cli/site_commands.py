@@ -63,7 +63,7 @@ def check(app: AppContext, strict: bool, now: str | None) -> None:
 @click.option("--base-url", default="https://example.org/", show_default=True)
 def init(directory: Path, title: str, base_url: str) -> None:
     """Create a new site in DIRECTORY, ready for `publisher build`."""
-    from publisher.skeleton import create_site
+    from publisher.scaffold import create_site
 
     created = create_site(directory, title=title, base_url=base_url)
     for path in created:

@@ -1,0 +1,82 @@
+"""Shared fixtures: throwaway sites built from a dict, and a fixed clock."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from publisher.clock import fixed_clock
+from publisher.config import Settings, load_settings
+from publisher.models import Clock
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+BASE_CONFIG = """\
+title = "Test Gazette"
+description = "A site made by a test"
+base_url = "https://news.example.org/"
+language = "en"
+timezone = "Europe/Lisbon"
+postal_address = "1 Test Street, Testville"
+
+[author]
+name = "Desk"
+email = "desk@example.org"
+"""
+
+
+def article(title: str = "Ferry fares rise", date: str = "2026-11-02 09:00", body: str = "",
+            **fields: object) -> str:
+    """The text of an article file with the given front matter."""
+    lines = ["---", f"title: {title}", f"date: {date}"]
+    lines += [f"{k}: {v}" for k, v in fields.items()]
+    lines.append("---")
+    text = body or "The council voted on Tuesday.\n\n## Why it matters\n\nFares pay for boats.\n"
+    return "\n".join(lines) + "\n" + textwrap.dedent(text)
+
+
+SiteFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_site(tmp_path: Path) -> SiteFactory:
+    """Write a site: `files` maps paths (relative to the site) to text or bytes."""
+
+    def make(files: dict[str, str | bytes] | None = None, config: str = BASE_CONFIG,
+             name: str = "site") -> Path:
+        root = tmp_path / name
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "publisher.toml").write_text(config, encoding="utf-8")
+        (root / "content").mkdir(exist_ok=True)
+        for relative, data in (files or {}).items():
+            path = root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(data, bytes):
+                path.write_bytes(data)
+            else:
+                path.write_text(data, encoding="utf-8")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return fixed_clock(NOW)
+
+
+def settings_of(root: Path) -> Settings:
+    return load_settings(root)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file below `folder` with its bytes, for before/after comparisons."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }

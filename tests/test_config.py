@@ -1,0 +1,98 @@
+"""publisher.toml: every mistake reported at once, by file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from publisher.config import load_settings
+from publisher.errors import ConfigError
+from tests.conftest import BASE_CONFIG
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "publisher.toml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def messages(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, text))
+    label = str(tmp_path / "publisher.toml")
+    return [str(p).replace(label, "publisher.toml") for p in error.value.problems]
+
+
+def test_a_valid_file_gives_settings_with_defaults(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, BASE_CONFIG.replace("org/", "org")))
+    assert settings.base_url == "https://news.example.org/"
+    assert settings.feeds.items == 50 and settings.feeds.content == "full"
+    assert settings.output_path == (tmp_path / "public").resolve()
+    assert settings.store_url == f"sqlite:///{tmp_path.resolve()}/publisher.db"
+    assert settings.site().author.email == "desk@example.org"
+
+
+def test_every_problem_is_reported_with_its_line_and_key(tmp_path: Path) -> None:
+    text = (
+        'title = ""\nbase_url = "ftp://x"\ntimezone = "Mars/Olympus"\nlangauge = "en"\n'
+        '[author]\nname = "A"\n[feeds]\nitems = 0\ncontent = "everything"\n'
+        "[delivery]\nport = 70000\n"
+    )
+    assert messages(tmp_path, text) == [
+        "publisher.toml:1: title: must not be empty",
+        "publisher.toml:2: base_url: 'ftp://x' is not an absolute http(s) URL, "
+        "e.g. 'https://example.org/'",
+        "publisher.toml:3: timezone: unknown timezone 'Mars/Olympus'; use an IANA name such as "
+        "'Europe/Lisbon' or 'UTC'",
+        "publisher.toml:8: feeds.items: must be at least 1",
+        "publisher.toml:9: feeds.content: must be 'full' or 'summary'",
+        "publisher.toml:11: delivery.port: must be at most 65535",
+        "publisher.toml:4: langauge: unknown key\n  hint: did you mean 'language'?",
+    ]
+
+
+def test_missing_required_keys_are_named(tmp_path: Path) -> None:
+    assert messages(tmp_path, 'title = "T"\n') == [
+        "publisher.toml: base_url: required key is missing\n  hint: add `base_url = ...`",
+        "publisher.toml: author: required key is missing\n  hint: add `author = ...`",
+    ]
+
+
+def test_broken_toml_names_the_line(tmp_path: Path) -> None:
+    [message] = messages(tmp_path, 'title = "T"\nbase_url = "x\n')
+    assert message.startswith("publisher.toml:2: not valid TOML:")
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    (tmp_path / "publisher.toml").write_bytes(b'title = "Caf\xe9"\n')
+    with pytest.raises(ConfigError, match="not valid UTF-8"):
+        load_settings(tmp_path)
+
+
+def test_no_file_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(tmp_path)
+    assert "publisher init DIR" in str(error.value)
+
+
+def test_permalink_needs_a_slug(tmp_path: Path) -> None:
+    [message] = messages(tmp_path, 'permalink = "{year}/"\n' + BASE_CONFIG)
+    assert message == (
+        "publisher.toml:1: permalink: must contain {slug}, e.g. '{year}/{month}/{slug}/'"
+    )
+
+
+def test_a_key_under_the_wrong_table_is_reported_there(tmp_path: Path) -> None:
+    [message] = messages(tmp_path, BASE_CONFIG + 'permalink = "{slug}/"\n')
+    assert message == (
+        "publisher.toml:11: author.permalink: unknown key\n  hint: known keys: email, name, url"
+    )
+
+
+def test_secrets_come_from_the_environment_only(tmp_path: Path, monkeypatch) -> None:
+    settings = load_settings(write(tmp_path, BASE_CONFIG))
+    monkeypatch.delenv("PUBLISHER_SMTP_PASSWORD", raising=False)
+    with pytest.raises(ConfigError, match="PUBLISHER_SMTP_PASSWORD is not set"):
+        settings.secret("PUBLISHER_SMTP_PASSWORD", "the SMTP password")
+    monkeypatch.setenv("PUBLISHER_SMTP_PASSWORD", "hunter2")
+    assert settings.secret("PUBLISHER_SMTP_PASSWORD", "the SMTP password") == "hunter2"
