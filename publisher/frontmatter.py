@@ -56,7 +56,8 @@ def decode(raw: bytes, source: str) -> tuple[str | None, list[Problem]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        prefix = raw[: exc.start]
+        line = len(prefix.splitlines()) + (not prefix or prefix.endswith((b"\n", b"\r")))
         return None, [
             Problem(
                 f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
