@@ -100,6 +100,10 @@ class SubscriberError(PublisherError):
     """A subscriber address or a subscriber file is not acceptable."""
 
 
+class TokenError(PublisherError):
+    """A signed link is malformed, altered, made for another purpose or expired."""
+
+
 class DeliveryError(PublisherError):
     """Mail could not be handed to the transport (server down, login refused...)."""
 

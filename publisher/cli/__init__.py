@@ -93,9 +93,11 @@ def main() -> None:
 
 
 # Each module adds its commands to `cli` when imported.
-from publisher.cli import site_commands  # noqa: E402, F401
-from publisher.cli import import_command  # noqa: E402, F401
-
+from publisher.cli import (
+    import_command,  # noqa: F401
+    site_commands,  # noqa: F401
+    subscriber_commands,  # noqa: F401
+)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

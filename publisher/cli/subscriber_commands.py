@@ -1,0 +1,133 @@
+"""`publisher subscribers ...`: add, remove, list, import and export the subscriber list."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from publisher.atomic import atomic_write
+from publisher.cli import AppContext, cli, pass_app
+from publisher.errors import ProblemsError, SubscriberError
+from publisher.models import Subscriber
+from publisher.store import Store
+from publisher.store_schema import SUBSCRIBER_STATUSES
+from publisher.subscribers import (
+    add_subscriber,
+    export_csv,
+    import_csv,
+    normalise_address,
+)
+
+_ROW = "{email:<32} {status:<12} {joined:<10}  {name:<24} {tags}"
+
+
+@contextlib.contextmanager
+def _store(app: AppContext) -> Iterator[Store]:
+    with Store.open(app.settings.store_url) as store:
+        yield store
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+@cli.group()
+def subscribers() -> None:
+    """Manage the subscriber list (kept in the database named by [store] url)."""
+
+
+@subscribers.command()
+@click.argument("email")
+@click.option("--name", default="", help="The subscriber's name, used in the greeting.")
+@click.option("--tags", default="", metavar="A,B", help="Tags, separated by commas.")
+@pass_app
+def add(app: AppContext, email: str, name: str, tags: str) -> None:
+    """Add EMAIL to the list (an address already there is left as it is)."""
+    with _store(app) as store:
+        subscriber, created = add_subscriber(store, email, name=name, tags=tags,
+                                             now=app.clock())
+    if created:
+        click.echo(f"added {subscriber.email}")
+    elif subscriber.status == "active":
+        click.echo(f"{subscriber.email} is already subscribed")
+    else:
+        click.echo(f"{subscriber.email} is already on the list ({subscriber.status}); "
+                   "nothing changed")
+
+
+@subscribers.command()
+@click.argument("email")
+@pass_app
+def remove(app: AppContext, email: str) -> None:
+    """Delete EMAIL from the list, with the record of what was sent to it."""
+    address = normalise_address(email)
+    with _store(app) as store:
+        found = store.get_subscriber(address)
+        if found is None or not store.remove_subscriber(address):
+            raise SubscriberError(f"{address} is not on the list",
+                                  hint="`publisher subscribers list` shows who is")
+    click.echo(f"removed {found.email}")
+
+
+@subscribers.command(name="list")
+@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES),
+              help="Only subscribers with this status.")
+@pass_app
+def list_(app: AppContext, status: str | None) -> None:
+    """Show the subscribers, in the order they joined."""
+    count = 0
+    with _store(app) as store:
+        for subscriber in store.iter_subscribers(status):
+            if count == 0:
+                click.echo(_ROW.format(email="EMAIL", status="STATUS", joined="JOINED",
+                                       name="NAME", tags="TAGS").rstrip())
+            click.echo(_row(app, subscriber))
+            count += 1
+    which = f"{status} " if status else ""
+    click.echo(f"{_plural(count, which + 'subscriber')}" if count else
+               f"no {which}subscribers")
+
+
+def _row(app: AppContext, subscriber: Subscriber) -> str:
+    joined = subscriber.created_at.astimezone(app.settings.zone).date().isoformat() \
+        if subscriber.created_at else ""
+    return _ROW.format(email=subscriber.email, status=subscriber.status, joined=joined,
+                       name=subscriber.name, tags=", ".join(subscriber.tags)).rstrip()
+
+
+@subscribers.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+def import_(app: AppContext, file: Path) -> None:
+    """Add the addresses in a CSV FILE (columns email,name,tags, or only email).
+
+    Addresses already on the list are left as they are, so importing a file
+    again changes nothing. Bad rows are listed with their line numbers; the
+    good ones are imported all the same.
+    """
+    with _store(app) as store:
+        report = import_csv(store, file, now=app.clock(), label=str(file))
+    rejected = len(report.rejected)
+    tail = ": nothing changed" if report.imported == 0 else ""
+    click.echo(f"imported {report.imported}, already present {report.present}, "
+               f"rejected {rejected}{tail}")
+    if rejected:
+        raise ProblemsError(report.rejected, summary=f"{_plural(rejected, 'row')} rejected")
+
+
+@subscribers.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@pass_app
+def export(app: AppContext, file: Path) -> None:
+    """Write the whole list to a CSV FILE (`-` for standard output)."""
+    with _store(app) as store:
+        if str(file) == "-":
+            for line in export_csv(store):
+                click.echo(line, nl=False)
+            return
+        lines = list(export_csv(store))
+    atomic_write(file, "".join(lines).encode("utf-8"))
+    click.echo(f"exported {_plural(len(lines) - 1, 'subscriber')} to {file}")
