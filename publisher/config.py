@@ -88,9 +88,18 @@ class StoreSettings(_Section):
 
 
 class WebSettings(_Section):
+    # Where `publisher serve` is reachable (subscribe, confirm, unsubscribe); default: base_url.
+    url: str | None = None
     secret_env: str = "PUBLISHER_SECRET_KEY"
     confirm_ttl_hours: Annotated[int, Field(ge=1)] = 72
     subscribe_per_hour: Annotated[int, Field(ge=1)] = 10
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None:
+            _require_http_url(value)
+        return value
 
 
 class Settings(_Section):
@@ -121,6 +130,12 @@ class Settings(_Section):
     def _base_url(cls, value: str) -> str:
         _require_http_url(value)
         return value if value.endswith("/") else value + "/"
+
+    @property
+    def service_url(self) -> str:
+        """The base URL of the web service, ending in "/"."""
+        url = self.web.url or self.base_url
+        return url if url.endswith("/") else url + "/"
 
     @field_validator("language")
     @classmethod

@@ -93,7 +93,7 @@ def main() -> None:
 
 
 # Each module adds its commands to `cli` when imported.
-from publisher.cli import (
+from publisher.cli import (  # noqa: E402
     import_command,  # noqa: F401
     site_commands,  # noqa: F401
     subscriber_commands,  # noqa: F401
