@@ -53,24 +53,28 @@ def render(template: jinja2.Template, **context: object) -> str:
     try:
         return template.render(**context)
     except jinja2.UndefinedError as exc:
-        raise TemplateError(f"template error: {exc.message}", path=template.filename,
-                            line=_template_line(exc, template),
+        path, line = _template_location(exc, template)
+        raise TemplateError(f"template error: {exc.message}", path=path, line=line,
                             hint="check the names the template uses") from None
     except jinja2.TemplateError as exc:
-        raise TemplateError(f"template error: {exc}", path=template.filename,
-                            line=_template_line(exc, template)) from None
+        path, line = _template_location(exc, template)
+        raise TemplateError(f"template error: {exc}", path=path, line=line) from None
 
 
-def _template_line(exc: BaseException, template: jinja2.Template) -> int | None:
+def _template_location(exc: BaseException, template: jinja2.Template
+                       ) -> tuple[str | None, int | None]:
+    """The template file and line where rendering failed (an included one, if that failed).
+
+    Jinja rewrites the traceback so that template frames carry the template's
+    file name and line; the deepest such frame is where the mistake is.
+    """
+    path, line = template.filename, None
     tb = exc.__traceback__
-    line = None
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == template.filename or (
-            tb.tb_frame.f_globals.get("__jinja_template__") is not None
-        ):
-            line = template.get_corresponding_lineno(tb.tb_lineno)
+        if "__jinja_exception__" in tb.tb_frame.f_globals:
+            path, line = tb.tb_frame.f_code.co_filename, tb.tb_lineno
         tb = tb.tb_next
-    return line
+    return path, line
 
 
 def fingerprint(env: jinja2.Environment, prefix: str = "") -> str:

@@ -1,0 +1,201 @@
+"""Each recipient's MIME message, built by splicing their values into pre-encoded bytes.
+
+A `MessageTemplate` is made once per digest: the header block and both bodies are
+encoded (quoted-printable, CRLF) around the recipient placeholders, with a fixed
+boundary. `build()` then only encodes a handful of short values — the To field,
+the Message-ID, the unsubscribe token, the greeting — and joins bytes, which is
+what lets a digest go out at thousands of messages a second.
+
+Each per-recipient value is encoded on its own and set on its own quoted-printable
+line(s) between soft line breaks, so no soft break produced for the constant text
+can fall inside it, and a token that fits on a line is never split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from binascii import b2a_qp
+from email.utils import format_datetime
+from urllib.parse import quote, urlsplit
+
+from publisher.config import Settings
+from publisher.digest import headers
+from publisher.digest.placeholders import FIELD_OF, PATTERN, greeting, html_escape, one_line
+from publisher.errors import ConfigError, Problem, SubscriberError
+from publisher.models import Digest, RenderedDigest
+
+_LINK_SLOT = "unsubscribe_link"  # the per-recipient end of the unsubscribe URL
+_TO, _MESSAGE_ID, _LIST_UNSUBSCRIBE = 1, 2, 3  # where the per-recipient headers go
+_SAFE_TOKEN = re.compile(r"[A-Za-z0-9._~-]{1,900}")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")
+_PART = ("--{boundary}\r\nContent-Type: text/{kind}; charset=\"utf-8\"\r\n"
+         "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+
+
+def qp_inline(data: bytes) -> bytes:
+    """Quoted-printable with CRLF that ends on a line break, so the next piece starts a line.
+
+    Unless `data` itself ends with a line break, a soft line break ("=" CRLF) is
+    added; every line stays within 76 characters.
+    """
+    if not data:
+        return b""
+    encoded = b2a_qp(data)
+    if len(encoded) > 75:
+        encoded = _limit_lines(encoded)
+    if encoded.endswith(b"\n"):
+        return encoded.replace(b"\n", b"\r\n")
+    start = encoded.rfind(b"\n") + 1
+    if len(encoded) - start > 75:  # no room for the soft break's "=": break once more
+        cut = _cut(encoded, start + 75)
+        encoded = encoded[:cut] + b"=\n" + encoded[cut:]
+    return encoded.replace(b"\n", b"\r\n") + b"=\r\n"
+
+
+def _limit_lines(encoded: bytes) -> bytes:
+    """Break lines longer than 76 characters (binascii lets an escaped space at the end of a
+    line reach 78)."""
+    lines = encoded.split(b"\n")
+    if all(len(line) <= 76 for line in lines):
+        return encoded
+    out = []
+    for line in lines:
+        while len(line) > 76:
+            cut = _cut(line, 75)
+            out.append(line[:cut] + b"=")
+            line = line[cut:]
+        out.append(line)
+    return b"\n".join(out)
+
+
+def _cut(line: bytes, cut: int) -> int:
+    """Move a break position back so that it does not split an "=XX" escape."""
+    if line[cut - 1] == 0x3D:
+        return cut - 1
+    if line[cut - 2] == 0x3D:
+        return cut - 2
+    return cut
+
+
+class MessageTemplate:
+    """A digest's message with holes for the recipient; `build()` fills them."""
+
+    def __init__(self, settings: Settings, digest: Digest, rendered: RenderedDigest) -> None:
+        if not _SAFE_ID.fullmatch(digest.id):
+            raise ValueError(f"digest id {digest.id!r} cannot go into a Message-ID")
+        self._host = site_host(settings.base_url)
+        self._id_left = digest.id
+        self._unsubscribe_prefix = settings.service_url + "unsubscribe?token="
+        mailto = _mailto(settings.email.unsubscribe_mailto)
+        self._list_unsubscribe_tail = f",\r\n <{mailto}>\r\n" if mailto else "\r\n"
+        boundary = "=_" + hashlib.sha256(
+            "\0".join((digest.id, rendered.subject, rendered.text, rendered.html)).encode()
+        ).hexdigest()[:32]  # "=_" cannot occur in quoted-printable text
+        self._pieces: list[bytes] = [fixed_headers(settings, digest, rendered, self._host),
+                                     b"", b"", b""]
+        self._slots: list[tuple[int, bool, str]] = []  # (index in pieces, is_html, field)
+        self._pieces.append(
+            f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n"
+            f" boundary=\"{boundary}\"\r\n\r\n".encode())
+        self._add_part(rendered.text, boundary, is_html=False)
+        self._add_part(rendered.html, boundary, is_html=True)
+        self._pieces.append(f"--{boundary}--\r\n".encode())
+        self._fields = sorted({(is_html, field) for _, is_html, field in self._slots})
+
+    def _add_part(self, body: str, boundary: str, *, is_html: bool) -> None:
+        """One body part: constant text pre-encoded, each recipient value left as a slot."""
+        self._pieces.append(_PART.format(boundary=boundary,
+                                         kind="html" if is_html else "plain").encode())
+        escape = html_escape if is_html else str
+        body = body.replace("\r\n", "\n").replace("\r", "\n")
+        chunks = PATTERN.split(body)
+        pending = chunks[0]
+        for placeholder, following in zip(PATTERN.findall(body), chunks[1:], strict=True):
+            field = FIELD_OF[placeholder]
+            if field == "unsubscribe_url":  # only the token differs from one person to the next
+                pending += escape(self._unsubscribe_prefix)
+                field = _LINK_SLOT
+            self._pieces.append(qp_inline(pending.encode("utf-8")))
+            self._slots.append((len(self._pieces), is_html, field))
+            self._pieces.append(b"")
+            pending = following
+        self._pieces.append(qp_inline(pending.encode("utf-8")) + b"\r\n")
+
+    def build(self, subscriber_id: int, email: str, name: str, unsubscribe_token: str) -> bytes:
+        """The complete message for one subscriber, with CRLF line endings."""
+        name = one_line(name)
+        token = (unsubscribe_token if _SAFE_TOKEN.fullmatch(unsubscribe_token)
+                 else quote(unsubscribe_token, safe=""))
+        try:
+            to = headers.field("To", headers.mailbox(name, headers.address(email)))
+        except ValueError as exc:
+            raise SubscriberError(f"cannot address a message: {exc}", key=f"subscriber "
+                                  f"{subscriber_id}", hint="correct or remove this subscriber"
+                                  ) from None
+        plain = {"greeting": greeting(name), "name": name, "email": email, _LINK_SLOT: token}
+        values = {
+            (is_html, field): qp_inline((html_escape(plain[field]) if is_html
+                                         else plain[field]).encode("utf-8"))
+            for is_html, field in self._fields
+        }
+        pieces = self._pieces.copy()
+        pieces[_TO] = to.encode("utf-8")
+        pieces[_MESSAGE_ID] = (f"Message-ID: <{self._id_left}.{subscriber_id}@{self._host}>"
+                               "\r\n").encode()
+        pieces[_LIST_UNSUBSCRIBE] = (f"List-Unsubscribe: <{self._unsubscribe_prefix}{token}>"
+                                     f"{self._list_unsubscribe_tail}").encode()
+        for index, is_html, field in self._slots:
+            pieces[index] = values[is_html, field]
+        return b"".join(pieces)
+
+
+def fixed_headers(settings: Settings, digest: Digest, rendered: RenderedDigest, host: str
+                  ) -> bytes:
+    """The header fields every recipient of a digest shares, encoded and folded once."""
+    if digest.created_at.tzinfo is None:
+        raise ValueError("a digest's created_at must be timezone-aware")
+    email = settings.email
+    schedule = re.sub(r"[^a-z0-9-]+", "-", digest.schedule.lower()).strip("-") or "digest"
+    fields = [
+        headers.field("From", headers.mailbox(
+            email.from_name, _config_address(email.from_address, "email.from_address"))),
+        headers.field("Subject", headers.unstructured(rendered.subject)),
+        f"Date: {format_datetime(digest.created_at.astimezone(settings.zone))}\r\n",
+    ]
+    if email.reply_to:
+        fields.append(headers.field("Reply-To", [
+            _config_address(email.reply_to, "email.reply_to")]))
+    fields += [
+        headers.field("List-Id", [*headers.phrase(settings.title), f"<{schedule}.{host}>"]),
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+    ]
+    return "".join(fields).encode("utf-8")
+
+
+def site_host(base_url: str) -> str:
+    """The host of the site's URL, in ASCII (IDNA), for Message-IDs and List-Id."""
+    host = urlsplit(base_url).hostname or "localhost"
+    return host.encode("idna").decode("ascii")
+
+
+def _config_address(value: str, key: str) -> str:
+    try:
+        return headers.address(value.strip(), what="")
+    except ValueError:
+        raise ConfigError([Problem(f"{value!r} is not an email address", key=key,
+                                   hint="write a plain address such as digest@example.org")]
+                          ) from None
+
+
+def _mailto(value: str | None) -> str | None:
+    """`mailto:address?subject=unsubscribe`, from a setting with or without the scheme."""
+    if not value:
+        return None
+    address, _, query = value.strip().removeprefix("mailto:").partition("?")
+    query = query or "subject=unsubscribe"
+    if re.search(r"[\s<>]", query):
+        raise ConfigError([Problem(f"{value!r} is not a mailto address",
+                                   key="email.unsubscribe_mailto",
+                                   hint="write an address such as unsubscribe@example.org")])
+    return f"mailto:{_config_address(address, 'email.unsubscribe_mailto')}?{query}"
