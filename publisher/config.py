@@ -56,6 +56,10 @@ class FeedSettings(_Section):
         return hubs
 
 
+class PageSettings(_Section):
+    per_page: Annotated[int, Field(ge=1, le=1000)] = 10  # articles per index or topic page
+
+
 class EmailSettings(_Section):
     from_address: str = "digest@example.org"
     from_name: str = ""
@@ -120,6 +124,7 @@ class Settings(_Section):
     templates_dir: str = "templates"
     schedules_dir: str = "schedules"
     feeds: FeedSettings = FeedSettings()
+    pages: PageSettings = PageSettings()
     email: EmailSettings = EmailSettings()
     delivery: DeliverySettings = DeliverySettings()
     store: StoreSettings = StoreSettings()

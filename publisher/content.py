@@ -45,22 +45,25 @@ class _Parsed:
 
 
 def discover(content_path: Path, root: Path) -> list[tuple[str, Path]]:
-    """Every `*.md` below `content_path` (hidden files and folders skipped), sorted."""
+    """Every `*.md` below `content_path` (hidden files and folders skipped), sorted.
+
+    Each is named by its path relative to the site root, with "/" separators.
+    """
+    base = content_path.resolve()
+    try:
+        prefix = base.relative_to(root.resolve()).as_posix() + "/"
+    except ValueError:  # content kept outside the site folder
+        prefix = base.as_posix() + "/"
+    prefix = "" if prefix == "./" else prefix
     found: list[tuple[str, Path]] = []
-    for folder, dirs, files in os.walk(content_path):
+    for folder, dirs, files in os.walk(base):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        relative = os.path.relpath(folder, base)
+        inner = "" if relative == "." else relative.replace(os.sep, "/") + "/"
         for name in files:
             if name.endswith(".md") and not name.startswith((".", "_")):
-                path = Path(folder, name)
-                found.append((_relative(path, root), path))
+                found.append((prefix + inner + name, Path(folder, name)))
     return sorted(found)
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 def load_content(

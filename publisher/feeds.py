@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -147,7 +148,10 @@ def _with_stylesheet(data: bytes, site: Site, spec: FeedSpec) -> bytes:
     if not spec.stylesheet:
         return data
     declaration, _, rest = data.partition(b"?>")
-    href = site.url_for(spec.stylesheet).replace("&", "&amp;").replace('"', "&quot;")
+    # Browsers apply XSL only from the feed's own origin: a path, not a full URL, keeps
+    # it working wherever the folder is served (a CDN, `publisher serve`, a preview).
+    path = urlsplit(site.url_for(spec.stylesheet)).path
+    href = path.replace("&", "&amp;").replace('"', "&quot;")
     instruction = f'\n<?xml-stylesheet type="text/xsl" href="{href}"?>'.encode()
     return declaration + b"?>" + instruction + rest
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from publisher import feeds
+from publisher import site as archive
 from publisher.atomic import atomic_write
 from publisher.cache import ArticleCache, article_key
 from publisher.config import Settings
@@ -20,16 +21,11 @@ from publisher.content import ParseContext, load_content
 from publisher.errors import ContentError, OutputError, Problem
 from publisher.idwriter import insert_id
 from publisher.lock import file_lock
-from publisher.models import Article, BuildReport, Clock, LoadedContent, OutputFile, Site, Tag
+from publisher.models import Article, BuildReport, Clock, LoadedContent, OutputFile, Site
 from publisher.output import OutputWriter
 
 FEED_FORMAT = "1"  # bump when the feed renderers change what they write
-
-
-@dataclass(frozen=True, slots=True)
-class TagGroup:
-    tag: Tag
-    articles: tuple[Article, ...]
+FEED_STYLESHEET = "feed.xsl"  # written by the site stage; shows a feed as a page in a browser
 
 
 def parse_context(settings: Settings) -> ParseContext:
@@ -52,7 +48,7 @@ def load(settings: Settings, *, strict: bool = False, readonly: bool = False) ->
 
 
 def build(settings: Settings, clock: Clock, *, strict: bool = False) -> BuildReport:
-    """Publish the site: feeds (and, as they are added, pages) into the output folder."""
+    """Publish the site: feeds, the archive's pages and static files into the output folder."""
     with file_lock(settings.state_path / "build.lock"):
         loaded = load(settings, strict=strict)
         now = clock()
@@ -61,6 +57,7 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False) -> BuildRep
         site = settings.site()
         for spec, items in feed_plan(settings, site, published):
             _stage_feeds(writer, site, spec, items)
+        _stage_pages(writer, settings, site, published, digests=())
         _stage_static(writer, settings.path(settings.static_dir))
         assigned = _write_pending_ids(settings, loaded)
         changed_feeds = tuple(p for p in sorted(writer.produced()) if _is_feed(p)
@@ -79,32 +76,23 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False) -> BuildRep
     )
 
 
-def group_by_tag(articles: Sequence[Article]) -> list[TagGroup]:
-    """Articles per tag (newest first), tags in alphabetical order of their slug."""
-    groups: dict[str, list[Article]] = {}
-    names: dict[str, Tag] = {}
-    for article in articles:
-        for tag in article.tags:
-            groups.setdefault(tag.slug, []).append(article)
-            names.setdefault(tag.slug, tag)
-    return [TagGroup(names[slug], tuple(groups[slug])) for slug in sorted(groups)]
-
-
 def feed_plan(settings: Settings, site: Site, published: Sequence[Article]
               ) -> Iterator[tuple[feeds.FeedSpec, Sequence[Article]]]:
     """Which feeds to write and what goes in each: the site's, then one per tag."""
     limit = settings.feeds.items
     full = settings.feeds.content == "full"
-    yield feeds.FeedSpec(site.title, site.description, "", "", full), published[:limit]
+    yield (feeds.FeedSpec(site.title, site.description, "", "", full, FEED_STYLESHEET),
+           published[:limit])
     if not settings.feeds.tag_feeds:
         return
-    for group in group_by_tag(published):
+    for group in archive.group_by_tag(published):
         spec = feeds.FeedSpec(
             title=f"{site.title}: {group.tag.name}",
             description=f"Articles tagged “{group.tag.name}” in {site.title}",
             folder=f"tags/{group.tag.slug}/",
             home_path=f"tags/{group.tag.slug}/",
             full_content=full,
+            stylesheet=FEED_STYLESHEET,
         )
         yield spec, group.articles[:limit]
 
@@ -120,6 +108,22 @@ def _stage_feeds(writer: OutputWriter, site: Site, spec: feeds.FeedSpec,
         writer.keep(paths)
     else:
         writer.put(feeds.render_feeds(site, items, spec), fingerprint)
+
+
+def _stage_pages(writer: OutputWriter, settings: Settings, site: Site,
+                 published: Sequence[Article], digests: Sequence[archive.DigestCopy]) -> None:
+    """Render only the pages whose fingerprint changed; a template error stops the build here."""
+    options = archive.SiteOptions(site, settings.service_url, tag_feeds=settings.feeds.tag_feeds,
+                                  per_page=settings.pages.per_page)
+    env = archive.environment(options, settings.path(settings.templates_dir))
+    stale = []
+    for page in archive.plan(options, env, published, digests):
+        if writer.is_fresh([page.path], page.fingerprint):
+            writer.keep([page.path])
+        else:
+            stale.append(page)
+    for page, file in zip(stale, archive.render(env, stale), strict=True):
+        writer.put([file], page.fingerprint)
 
 
 def _stage_static(writer: OutputWriter, static: Path) -> None:
