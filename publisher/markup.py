@@ -3,8 +3,10 @@
 Feeds and emails are read far from the site, so every `href` and `src` is made
 absolute against the article's own URL. The HTML is sanitized with `nh3`
 (ammonia): authors may write raw HTML, but no script or event handler survives.
-CommonMark with GitHub's tables comes from `cmarkgfm`, the C reference parser,
-which is about a hundred times faster than a pure-Python one.
+CommonMark with GitHub's tables comes from `pyromark`, the Python binding of
+pulldown-cmark (the Rust parser behind rustdoc and mdBook): about 25 µs for an
+800-word article, several hundred times faster than a pure-Python parser, and
+unlike the cmark-gfm binding it frees what it allocates.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ import html
 import re
 from urllib.parse import urljoin, urlsplit
 
-import cmarkgfm
 import nh3
-from cmarkgfm.cmark import Options
+import pyromark
 
-_EXTENSIONS = ["table", "strikethrough", "autolink"]
+_OPTIONS = pyromark.Options.ENABLE_TABLES | pyromark.Options.ENABLE_STRIKETHROUGH
 _URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
 _SAFE_SCHEMES = {"http", "https", "mailto", "tel", ""}
 _TAGS = set(nh3.ALLOWED_TAGS) | {"picture", "source", "figure", "figcaption"}
@@ -36,10 +37,7 @@ _TAG = re.compile(r"<[^>]+>")
 
 def markdown_to_html(text: str, base_url: str) -> str:
     """Render Markdown, sanitize it and make its links absolute against `base_url`."""
-    raw = cmarkgfm.markdown_to_html_with_extensions(
-        text, options=Options.CMARK_OPT_UNSAFE, extensions=_EXTENSIONS
-    )
-    return sanitize(raw, base_url)
+    return sanitize(pyromark.html(text, options=_OPTIONS), base_url)
 
 
 def inline_markdown_to_html(text: str, base_url: str) -> str:
