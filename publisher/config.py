@@ -123,6 +123,7 @@ class Settings(_Section):
     static_dir: str = "static"
     templates_dir: str = "templates"
     schedules_dir: str = "schedules"
+    digests_dir: str = "digests"  # the web copies of sent digests, an input of the archive
     feeds: FeedSettings = FeedSettings()
     pages: PageSettings = PageSettings()
     email: EmailSettings = EmailSettings()

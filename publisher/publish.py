@@ -18,6 +18,7 @@ from publisher.atomic import atomic_write
 from publisher.cache import ArticleCache, article_key
 from publisher.config import Settings
 from publisher.content import ParseContext, load_content
+from publisher.digest_archive import load_web_copies
 from publisher.errors import ContentError, OutputError, Problem
 from publisher.idwriter import insert_id
 from publisher.lock import file_lock
@@ -57,7 +58,8 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False) -> BuildRep
         site = settings.site()
         for spec, items in feed_plan(settings, site, published):
             _stage_feeds(writer, site, spec, items)
-        _stage_pages(writer, settings, site, published, digests=())
+        digests = load_web_copies(settings.path(settings.digests_dir), settings.root)
+        _stage_pages(writer, settings, site, published, digests)
         _stage_static(writer, settings.path(settings.static_dir))
         assigned = _write_pending_ids(settings, loaded)
         changed_feeds = tuple(p for p in sorted(writer.produced()) if _is_feed(p)

@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -450,3 +449,25 @@ def test_the_feed_stylesheet_shows_each_feed_as_a_page_with_its_items(
     assert "copy this address into your feed reader" in html.text_content()
     assert html.get("lang") == "en"
     assert html.xpath("//link[@rel='stylesheet']/@href") == ["/style.css"]
+
+
+def test_saved_digest_copies_become_pages_at_the_next_build(root: Path, clock) -> None:
+    from publisher.digest_archive import save_web_copy
+
+    copy = archive.DigestCopy("weekly-20261120-0700", "Digest for 20 November 2026",
+                              datetime(2026, 11, 20, 7, tzinfo=UTC), "<html><p>Hello</p></html>")
+    save_web_copy(root / "digests", copy)
+    publish.build(settings_of(root), clock)
+    assert (root / "public/digests/weekly-20261120-0700.html").read_text() == copy.web_html
+    listing = page(root, "digests/index.html")
+    assert "Digest for 20 November 2026" in listing.text_content()
+
+
+def test_a_damaged_digest_record_stops_the_build_with_its_name(root: Path, clock) -> None:
+    (root / "digests").mkdir()
+    (root / "digests/x.json").write_text("{not json")
+    before = snapshot(root / "public")
+    with pytest.raises(ContentError) as error:
+        publish.build(settings_of(root), clock)
+    assert str(error.value.problems[0]).startswith("digests/x.json: cannot read this digest's")
+    assert snapshot(root / "public") == before
