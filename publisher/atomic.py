@@ -15,6 +15,18 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = False, mode: int | 
     `durable` also flushes the data to disk first: for files a person wrote
     (articles), not for output that a build can make again.
     """
+    tmp = write_temp(path, data, durable=durable, mode=mode)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_temp(path: Path, data: bytes, *, durable: bool = False, mode: int | None = None
+               ) -> str:
+    """Write `data` to a new hidden file beside `path` and return its name, for a later rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -24,11 +36,11 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = False, mode: int | 
                 handle.flush()
                 os.fsync(handle.fileno())
         os.chmod(tmp, mode if mode is not None else _default_mode(path))
-        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return tmp
 
 
 def write_new(path: Path, data: bytes) -> None:

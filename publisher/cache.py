@@ -81,11 +81,17 @@ class ArticleCache:
                     stale = [(k,) for (k,) in self._db.execute("SELECT key FROM article")
                              if k not in kept]
                     self._db.executemany("DELETE FROM article WHERE key = ?", stale)
-                rows = [(k, pickle.dumps(e, protocol=pickle.HIGHEST_PROTOCOL))
-                        for k, e in entries.items()]
+                rows = ((k, pickle.dumps(e, protocol=pickle.HIGHEST_PROTOCOL))
+                        for k, e in entries.items())  # a generator: never all pickles at once
                 self._db.executemany("INSERT OR REPLACE INTO article VALUES (?, ?)", rows)
         except sqlite3.Error:
             return
+
+    def __enter__(self) -> ArticleCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         if self._db is not None:

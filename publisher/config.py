@@ -78,7 +78,7 @@ class DeliverySettings(_Section):
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
-    password_env: str = "PUBLISHER_SMTP_PASSWORD"
+    password_env: str = "PUBLISHER_SMTP_PASSWORD"  # noqa: S105 - a variable's name
     timeout: Annotated[float, Field(gt=0)] = 30.0
     rate: Annotated[float, Field(ge=0)] = 0.0  # messages per second, 0 = as fast as possible
     concurrency: Annotated[int, Field(ge=1, le=64)] = 2
@@ -94,7 +94,7 @@ class StoreSettings(_Section):
 class WebSettings(_Section):
     # Where `publisher serve` is reachable (subscribe, confirm, unsubscribe); default: base_url.
     url: str | None = None
-    secret_env: str = "PUBLISHER_SECRET_KEY"
+    secret_env: str = "PUBLISHER_SECRET_KEY"  # noqa: S105 - a variable's name
     confirm_ttl_hours: Annotated[int, Field(ge=1)] = 72
     subscribe_per_hour: Annotated[int, Field(ge=1)] = 10
 
@@ -169,7 +169,8 @@ class Settings(_Section):
             raise ValueError("must contain {slug}, e.g. '{year}/{month}/{slug}/'")
         unknown = names - {"year", "month", "day", "slug"}
         if unknown:
-            raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}; use year, month, day, slug")
+            first = sorted(unknown)[0]
+            raise ValueError(f"unknown placeholder {{{first}}}; use year, month, day, slug")
         if not value.endswith("/") or value.startswith("/"):
             raise ValueError("must be a folder path relative to base_url, ending in '/'")
         return value

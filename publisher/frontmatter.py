@@ -131,7 +131,8 @@ def _validate(
             problems.append(Problem(
                 "unknown front-matter key (ignored)", path=source, line=line_of(str(key)),
                 key=str(key), warning=True,
-                hint=f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(KNOWN_KEYS)}",
+                hint=f"did you mean {close[0]!r}?" if close
+                else f"known keys: {', '.join(KNOWN_KEYS)}",
             ))
 
     title = _one_line(data.get("title"))
@@ -165,7 +166,8 @@ def _validate(
         problem("image", "image must be a URL or a path")
     ident = data.get("id")
     if ident is not None and (isinstance(ident, dict | list) or not str(ident).strip()):
-        problem("id", "id must be a non-empty string", "remove the line to let the build assign one")
+        problem("id", "id must be a non-empty string",
+                "remove the line to let the build assign one")
 
     if any(not p.warning for p in problems) or published is None or not title or not slug:
         return None, problems
@@ -244,7 +246,8 @@ def _author(value: Any, problem: Any) -> dict[str, str] | None:
     if isinstance(value, dict) and _one_line(value.get("name")):
         unknown = set(map(str, value)) - {"name", "email", "url"}
         if unknown:
-            problem("author", f"unknown author field {sorted(unknown)[0]!r}", "use name, email, url")
+            problem("author", f"unknown author field {sorted(unknown)[0]!r}",
+                    "use name, email, url")
         return {k: _one_line(v) for k, v in value.items() if k in ("name", "email", "url") and v}
     problem("author", "author must be a name, or a mapping with name (and email, url)")
     return None

@@ -52,7 +52,7 @@ from publisher.atomic import write_new
 from publisher.config import Settings
 from publisher.content import derive_id
 from publisher.errors import ImporterError, Problem
-from publisher.idwriter import insert_id
+from publisher.ids import insert_id
 
 MAX_TITLE_CHARS = 200
 MAX_HEADING_WORDS = 12

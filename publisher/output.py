@@ -1,6 +1,10 @@
 """Write the published site: only what changed, each file atomically.
 
-Renderers return bytes; this module decides what reaches the disk. A manifest
+Renderers return bytes; this module decides what reaches the disk. Each new
+version of a file goes to a hidden temporary file beside it as soon as it is
+rendered (so a large build never holds the whole site in memory), and only
+`commit()` renames them into place: a build that fails before then removes its
+temporary files and leaves the previous output exactly as it was. A manifest
 in the state folder records, for every file the build owns, the fingerprint of
 what it was made from and the hash of its bytes. A job whose fingerprint has not
 changed is not even rendered; a file whose bytes have not changed is not
@@ -18,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from publisher.atomic import atomic_write
+from publisher.atomic import atomic_write, write_temp
 from publisher.errors import OutputError
 from publisher.models import OutputFile
 
@@ -41,15 +45,43 @@ class WriteResult:
     unchanged: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    fingerprint: str
+    sha256: str
+    temp: str | None  # None: the file on disk already holds these bytes
+
+
 class OutputWriter:
-    """Collects a build's files, then commits them in one go."""
+    """Collects a build's files, then commits them in one go; a context manager that
+    removes the temporary files if the build fails before `commit()`."""
 
     def __init__(self, output: Path, state: Path) -> None:
         self.output = output
+        self._prefix = str(output) + os.sep
         self._manifest_path = state / MANIFEST_NAME
         self._old = _load_manifest(self._manifest_path)
         self._kept: dict[str, Entry] = {}
-        self._staged: dict[str, tuple[str, bytes]] = {}
+        self._staged: dict[str, _Staged] = {}
+        self._output_existed = output.exists()
+
+    def __enter__(self) -> OutputWriter:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self.abort()
+
+    def abort(self) -> None:
+        """Forget everything staged and not committed, removing its temporary files."""
+        for staged in self._staged.values():
+            if staged.temp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(staged.temp)
+                _prune_empty_dirs(Path(staged.temp).parent, self.output)
+        self._staged.clear()
+        if not self._output_existed:
+            with contextlib.suppress(OSError):
+                self.output.rmdir()  # only if the failed build left it empty
 
     def is_fresh(self, paths: Sequence[str], fingerprint: str) -> bool:
         """True when every path was made from this fingerprint and is still on disk as made."""
@@ -59,48 +91,65 @@ class OutputWriter:
                 return False
         return True
 
+    def intact(self) -> bool:
+        """True when every file of the last build is still on disk as it was written."""
+        return bool(self._old) and all(self._on_disk(p, e) for p, e in self._old.items())
+
+    def produced_before(self) -> set[str]:
+        """The files the last build made."""
+        return set(self._old)
+
     def keep(self, paths: Iterable[str]) -> None:
         """Carry files over unchanged (after `is_fresh` said they are)."""
         for path in paths:
             self._kept[path] = self._old[path]
 
     def put(self, files: Iterable[OutputFile], fingerprint: str) -> None:
+        """Stage new versions; bytes equal to what is on disk are only recorded."""
         for file in files:
             _check_path(file.path)
-            self._staged[file.path] = (fingerprint, file.data)
+            digest = _sha(file.data)
+            temp = None
+            if not self._same(file.path, self._old.get(file.path), digest, file.data):
+                try:
+                    temp = write_temp(self.output / file.path, file.data)
+                except OSError as exc:
+                    raise _output_error(exc, self.output / file.path) from None
+            previous = self._staged.get(file.path)
+            if previous is not None and previous.temp is not None:
+                os.unlink(previous.temp)
+            self._staged[file.path] = _Staged(fingerprint, digest, temp)
 
     def produced(self) -> set[str]:
         return set(self._kept) | set(self._staged)
 
     def changed(self, path: str) -> bool:
         """Whether committing will change the bytes of `path`."""
-        if path not in self._staged:
-            return False
-        data = self._staged[path][1]
-        return not self._same(path, self._old.get(path), _sha(data), data)
+        staged = self._staged.get(path)
+        return staged is not None and staged.temp is not None
 
     def commit(self) -> WriteResult:
-        """Write what changed, remove what is no longer produced, then save the manifest."""
+        """Rename what changed into place, remove what is no longer produced, save the manifest."""
         manifest = dict(self._kept)
         written: list[str] = []
         target = self.output
         try:
-            for path, (fingerprint, data) in sorted(self._staged.items()):
-                digest = _sha(data)
+            for path, staged in sorted(self._staged.items()):
                 target = self.output / path
-                if not self._same(path, self._old.get(path), digest, data):
-                    atomic_write(target, data)
+                if staged.temp is not None:
+                    os.replace(staged.temp, target)
                     written.append(path)
-                stat = target.stat()
-                manifest[path] = Entry(fingerprint, digest, stat.st_size, stat.st_mtime_ns)
+                stat = os.stat(target)
+                manifest[path] = Entry(staged.fingerprint, staged.sha256, stat.st_size,
+                                       stat.st_mtime_ns)
             target = self.output
             removed = self._remove_stale(set(manifest))
         except OSError as exc:
             # Every file is whole (old or new); record the new ones, then report.
             _save_manifest(self._manifest_path, {**self._old, **manifest})
-            raise OutputError(f"cannot write the output: {exc.strerror or exc}", path=target,
-                              hint="check that the output folder is writable and that the "
-                              "disk has space") from None
+            raise _output_error(exc, target) from None
+        finally:
+            self._staged = {p: s for p, s in self._staged.items() if p not in manifest}
         if written or removed or manifest != self._old:
             _save_manifest(self._manifest_path, manifest)
         return WriteResult(tuple(written), tuple(removed), len(manifest) - len(written))
@@ -126,10 +175,16 @@ class OutputWriter:
 
     def _on_disk(self, path: str, entry: Entry) -> bool:
         try:
-            stat = os.stat(self.output / path)
+            stat = os.stat(self._prefix + path)
         except OSError:
             return False
         return stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns
+
+
+def _output_error(exc: OSError, target: Path) -> OutputError:
+    return OutputError(f"cannot write the output: {exc.strerror or exc}", path=target,
+                       hint="check that the output folder is writable and that the disk "
+                       "has space")
 
 
 def _sha(data: bytes) -> str:

@@ -9,22 +9,25 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
-from publisher import feeds
+import jinja2
+
+from publisher import __version__, buildstate, feeds, theme
 from publisher import site as archive
-from publisher.atomic import atomic_write
-from publisher.cache import ArticleCache, article_key
+from publisher.cache import ArticleCache
 from publisher.config import Settings
-from publisher.content import ParseContext, load_content
+from publisher.content import ParseContext, load_content, scan
 from publisher.digest_archive import load_web_copies
-from publisher.errors import ContentError, OutputError, Problem
-from publisher.idwriter import insert_id
+from publisher.errors import ContentError, Problem
+from publisher.ids import write_pending_ids
 from publisher.lock import file_lock
 from publisher.models import Article, BuildReport, Clock, LoadedContent, OutputFile, Site
 from publisher.output import OutputWriter
 
+CACHE_NAME = "articles.sqlite"
 FEED_FORMAT = "1"  # bump when the feed renderers change what they write
 FEED_STYLESHEET = "feed.xsl"  # written by the site stage; shows a feed as a page in a browser
 
@@ -35,47 +38,85 @@ def parse_context(settings: Settings) -> ParseContext:
 
 def load(settings: Settings, *, strict: bool = False, readonly: bool = False) -> LoadedContent:
     """Read and validate every article; with `strict`, warnings count as errors."""
-    article_cache = ArticleCache(settings.state_path / "articles.sqlite", readonly=readonly)
-    try:
-        loaded = load_content(settings.content_path, settings.root, parse_context(settings),
-                              article_cache)
-    finally:
-        article_cache.close()
-    if strict and loaded.warnings:
-        problems = [replace(w, warning=False) for w in loaded.warnings]
-        raise ContentError(problems, summary=f"{len(problems)} warning(s) with --strict; "
-                           "nothing was written")
+    context = parse_context(settings)
+    files = scan(settings.content_path, settings.root, context)
+    with ArticleCache(settings.state_path / CACHE_NAME, readonly=readonly) as cache:
+        loaded, fresh = load_content(files, context, cache.get_many(f.key for f in files))
+        cache.replace_all(fresh, keep=[f.key for f in files])
+    _refuse_warnings_if_strict(loaded.warnings, strict)
     return loaded
 
 
 def build(settings: Settings, clock: Clock, *, strict: bool = False) -> BuildReport:
     """Publish the site: feeds, the archive's pages and static files into the output folder."""
-    with file_lock(settings.state_path / "build.lock"):
-        loaded = load(settings, strict=strict)
-        now = clock()
-        published = loaded.published(now)
-        writer = OutputWriter(settings.output_path, settings.state_path)
-        site = settings.site()
-        for spec, items in feed_plan(settings, site, published):
-            _stage_feeds(writer, site, spec, items)
+    with file_lock(settings.state_path / "build.lock"), \
+            OutputWriter(settings.output_path, settings.state_path) as writer:
+        context = parse_context(settings)
+        files = scan(settings.content_path, settings.root, context)
         digests = load_web_copies(settings.path(settings.digests_dir), settings.root)
-        _stage_pages(writer, settings, site, published, digests)
-        _stage_static(writer, settings.path(settings.static_dir))
-        assigned = _write_pending_ids(settings, loaded)
+        site = settings.site()
+        pages = _page_options(settings, site)
+        keys = {f.source: f.key for f in files}
+        now = clock()
+        previous = buildstate.read(settings.state_path)
+        if previous and previous.covers(_inputs(settings, keys, pages), now) and writer.intact():
+            _refuse_warnings_if_strict(previous.warnings, strict)
+            return BuildReport(previous.articles, previous.drafts, previous.scheduled,
+                               unchanged=len(writer.produced_before()), warnings=previous.warnings)
+        with ArticleCache(settings.state_path / CACHE_NAME) as cache:
+            loaded, fresh = load_content(files, context, cache.get_many(keys.values()))
+            del files  # the articles' bytes are no longer needed
+            _refuse_warnings_if_strict(loaded.warnings, strict)
+            published = loaded.published(now)
+            for spec, items in feed_plan(settings, site, published):
+                _stage_feeds(writer, site, spec, items)
+            _stage_pages(writer, pages, published, digests)
+            _stage_static(writer, settings.path(settings.static_dir))
+            new_keys, entries = write_pending_ids(settings.root, loaded, context.fingerprint())
+            keys.update(new_keys)
+            cache.replace_all({**fresh, **entries}, keep=keys.values())
         changed_feeds = tuple(p for p in sorted(writer.produced()) if _is_feed(p)
                               and writer.changed(p))
         result = writer.commit()
-    return BuildReport(
-        articles=len(published),
-        drafts=sum(1 for a in loaded.articles if a.draft),
-        scheduled=sum(1 for a in loaded.articles if not a.draft and a.date > now),
-        written=result.written,
-        removed=result.removed,
-        unchanged=result.unchanged,
-        ids_assigned=assigned,
-        warnings=loaded.warnings,
-        changed_feeds=changed_feeds,
-    )
+        report = BuildReport(
+            articles=len(published),
+            drafts=sum(1 for a in loaded.articles if a.draft),
+            scheduled=sum(1 for a in loaded.articles if not a.draft and a.date > now),
+            written=result.written,
+            removed=result.removed,
+            unchanged=result.unchanged,
+            ids_assigned=tuple(p.source for p in loaded.pending_ids),
+            warnings=loaded.warnings,
+            changed_feeds=changed_feeds,
+        )
+        _remember(settings, keys, pages, loaded, now, report)
+    return report
+
+
+def _inputs(settings: Settings, keys: dict[str, str], pages: PageStage) -> str:
+    """The signature of everything a build reads."""
+    return buildstate.signature([
+        __version__, FEED_FORMAT, archive.SITE_FORMAT, repr(settings), pages.templates,
+        *keys.values(),
+        *buildstate.folder_listing(settings.path(settings.static_dir)),
+        *buildstate.folder_listing(settings.path(settings.digests_dir)),
+    ])
+
+
+def _remember(settings: Settings, keys: dict[str, str], pages: PageStage,
+              loaded: LoadedContent, now: datetime, report: BuildReport) -> None:
+    upcoming = [a.date for a in loaded.articles if not a.draft and a.date > now]
+    buildstate.write(settings.state_path, buildstate.BuildState(
+        _inputs(settings, keys, pages), min(upcoming, default=None),
+        report.articles, report.drafts, report.scheduled, report.warnings,
+    ))
+
+
+def _refuse_warnings_if_strict(warnings: Sequence[Problem], strict: bool) -> None:
+    if strict and warnings:
+        problems = [replace(w, warning=False) for w in warnings]
+        raise ContentError(problems, summary=f"{len(problems)} warning(s) with --strict; "
+                           "nothing was written")
 
 
 def feed_plan(settings: Settings, site: Site, published: Sequence[Article]
@@ -112,19 +153,32 @@ def _stage_feeds(writer: OutputWriter, site: Site, spec: feeds.FeedSpec,
         writer.put(feeds.render_feeds(site, items, spec), fingerprint)
 
 
-def _stage_pages(writer: OutputWriter, settings: Settings, site: Site,
-                 published: Sequence[Article], digests: Sequence[archive.DigestCopy]) -> None:
-    """Render only the pages whose fingerprint changed; a template error stops the build here."""
+@dataclass(frozen=True)
+class PageStage:
+    """The archive's options and templates, prepared once per build."""
+
+    options: archive.SiteOptions
+    env: jinja2.Environment
+    templates: str  # fingerprint of the site templates
+
+
+def _page_options(settings: Settings, site: Site) -> PageStage:
     options = archive.SiteOptions(site, settings.service_url, tag_feeds=settings.feeds.tag_feeds,
                                   per_page=settings.pages.per_page)
     env = archive.environment(options, settings.path(settings.templates_dir))
+    return PageStage(options, env, theme.fingerprint(env, "site/"))
+
+
+def _stage_pages(writer: OutputWriter, pages: PageStage, published: Sequence[Article],
+                 digests: Sequence[archive.DigestCopy]) -> None:
+    """Render only the pages whose fingerprint changed; a template error stops the build here."""
     stale = []
-    for page in archive.plan(options, env, published, digests):
+    for page in archive.plan(pages.options, pages.env, published, digests):
         if writer.is_fresh([page.path], page.fingerprint):
             writer.keep([page.path])
         else:
             stale.append(page)
-    for page, file in zip(stale, archive.render(env, stale), strict=True):
+    for page, file in zip(stale, archive.render(pages.env, stale), strict=True):
         writer.put([file], page.fingerprint)
 
 
@@ -153,38 +207,6 @@ def _static_file(relative: str, source: Path) -> OutputFile:
 
 def _is_feed(path: str) -> bool:
     return path.rsplit("/", 1)[-1] in (feeds.RSS_NAME, feeds.ATOM_NAME, feeds.JSON_NAME)
-
-
-def _write_pending_ids(settings: Settings, loaded: LoadedContent) -> tuple[str, ...]:
-    """Write each derived id into its article, so later edits cannot change it."""
-    if not loaded.pending_ids:
-        return ()
-    cache = ArticleCache(settings.state_path / "articles.sqlite")
-    fresh: dict[str, tuple[Article, tuple[Problem, ...]]] = {}
-    by_source = {a.source: a for a in loaded.articles}
-    warnings = {s: tuple(w for w in loaded.warnings if w.path == s) for s in by_source}
-    context = parse_context(settings).fingerprint()
-    done: list[str] = []
-    try:
-        for pending in loaded.pending_ids:
-            path = settings.root / pending.source
-            raw = path.read_bytes()
-            updated = insert_id(raw, pending.id)
-            atomic_write(path, updated, durable=True)
-            key = article_key(pending.source, updated, context)
-            article = replace(by_source[pending.source], id_pending=False)
-            fresh[key] = (article, warnings[pending.source])
-            done.append(pending.source)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write the article's id into it: {exc.strerror or exc}", path=exc.filename,
-            hint="make the content folder writable, or add an `id:` line to the front matter "
-            "yourself",
-        ) from None
-    finally:
-        cache.replace_all(fresh)
-        cache.close()
-    return tuple(done)
 
 
 def check(settings: Settings, clock: Clock, *, strict: bool = False) -> tuple[LoadedContent,

@@ -62,7 +62,7 @@ def test_strict_turns_warnings_into_errors(make_site: SiteFactory) -> None:
     code, _, err = run("--site", str(root), "build", "--strict")
     assert code == 1
     assert err.startswith("error: content/a.md:4: colour: unknown front-matter key (ignored)")
-    code, out, err = run("--site", str(root), "build")
+    code, _, err = run("--site", str(root), "build")
     assert code == 0 and err.startswith("warning: content/a.md:4: colour:")
 
 

@@ -189,3 +189,19 @@ def test_tag_feeds_can_be_turned_off(make_site: SiteFactory, clock) -> None:
     assert (root / "public/tags/x/index.html").is_file()  # the topic's page stays
     assert sorted(p.name for p in (root / "public/tags").rglob("*") if p.is_file()) == [
         "index.html", "index.html"]
+
+
+def test_an_edited_template_or_static_file_rebuilds_what_uses_it(make_site: SiteFactory, clock
+                                                                  ) -> None:
+    root = make_site({"content/a.md": article("Alpha", "2026-10-01"),
+                      "static/robots.txt": "User-agent: *\n"})
+    publish.build(settings_of(root), clock)
+    assert publish.build(settings_of(root), clock).written == ()
+    (root / "static/robots.txt").write_text("User-agent: *\nDisallow: /drafts/\n")
+    assert publish.build(settings_of(root), clock).written == ("robots.txt",)
+    template = root / "templates/site/404.html"
+    template.parent.mkdir(parents=True)
+    template.write_text('{% extends "site/base.html" %}{% block main %}<h1>Lost at sea</h1>'
+                        "{% endblock %}")
+    assert publish.build(settings_of(root), clock).written == ("404.html",)
+    assert "Lost at sea" in (root / "public/404.html").read_text()
