@@ -5,6 +5,7 @@ Each group of commands lives in its own module and is registered here.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +46,37 @@ class AppContext:
         return lambda: moment
 
 
+# Which module defines each command. A module is imported only when one of its
+# commands runs, so `publisher build` does not pay for the database or the scheduler.
+COMMAND_MODULES = {
+    "build": "site_commands",
+    "check": "site_commands",
+    "init": "site_commands",
+    "import": "import_command",
+    "subscribers": "subscriber_commands",
+    "digest": "digest_commands",
+    "schedule": "schedule_commands",
+    "tick": "schedule_commands",
+    "run": "schedule_commands",
+    "serve": "web_commands",
+}
+
+
 class PublisherGroup(click.Group):
-    """Turns every `PublisherError` into a message on stderr and exit status 1."""
+    """Loads commands on demand; turns every `PublisherError` into a message and exit 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMAND_MODULES) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(name)
+        if name not in self.commands and module is not None:
+            try:
+                importlib.import_module(f"publisher.cli.{module}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"publisher.cli.{module}":
+                    raise
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -91,13 +121,6 @@ def cli(ctx: click.Context, site: Path | None) -> None:
 def main() -> None:
     cli.main(prog_name="publisher")
 
-
-# Each module adds its commands to `cli` when imported.
-from publisher.cli import (  # noqa: E402
-    import_command,  # noqa: F401
-    site_commands,  # noqa: F401
-    subscriber_commands,  # noqa: F401
-)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
