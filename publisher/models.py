@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from publisher.errors import Problem
 
@@ -174,3 +174,25 @@ class DeliveryReport:
     deferred: int = 0  # temporary failures, to be retried
     failed: int = 0  # permanent failures (hard bounces)
     stopped: str | None = None  # why the run stopped early, if it did
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """One timetable from `schedules/`: which job to run, and when.
+
+    Exactly one of `cron` (a crontab line read in `timezone`'s wall-clock time)
+    and `every` (an interval in absolute time) is set. `tags`, `min_items` and
+    `max_items` belong to digests and are empty / None for a build.
+    """
+
+    name: str
+    action: str  # "build" (feeds and pages) or "digest" (build, then send the digest)
+    timezone: str  # an IANA name
+    cron: str | None = None
+    every: timedelta | None = None
+    catch_up: timedelta = timedelta(hours=6)  # how late a missed due time may still run
+    tags: tuple[str, ...] = ()
+    min_items: int | None = None
+    max_items: int | None = None
+    enabled: bool = True
+    source: str = ""  # the file it was read from, for messages

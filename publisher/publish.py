@@ -212,5 +212,8 @@ def _is_feed(path: str) -> bool:
 def check(settings: Settings, clock: Clock, *, strict: bool = False) -> tuple[LoadedContent,
                                                                                list[Problem]]:
     """Validate the whole site without writing anything to the output."""
+    from publisher.schedule_files import load_schedules  # imported here: builds never need it
+
+    load_schedules(settings)  # schedules are configuration: their problems come first
     loaded = load(settings, strict=strict, readonly=True)
     return loaded, list(loaded.warnings)
