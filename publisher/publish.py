@@ -21,7 +21,7 @@ from publisher.cache import ArticleCache
 from publisher.config import Settings
 from publisher.content import ParseContext, load_content, scan
 from publisher.digest_archive import load_web_copies
-from publisher.errors import ContentError, Problem
+from publisher.errors import ConfigError, ContentError, Problem
 from publisher.ids import write_pending_ids
 from publisher.lock import file_lock
 from publisher.models import Article, BuildReport, Clock, LoadedContent, OutputFile, Site
@@ -214,6 +214,20 @@ def check(settings: Settings, clock: Clock, *, strict: bool = False) -> tuple[Lo
     """Validate the whole site without writing anything to the output."""
     from publisher.schedule_files import load_schedules  # imported here: builds never need it
 
-    load_schedules(settings)  # schedules are configuration: their problems come first
-    loaded = load(settings, strict=strict, readonly=True)
+    problems: list[Problem] = []
+    try:
+        load_schedules(settings)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    try:
+        loaded = load(settings, strict=strict, readonly=True)
+    except ContentError as exc:
+        problems.extend(exc.problems)
+    if problems:  # schedules and articles reported together
+        raise ContentError(problems, summary=_count(problems))
     return loaded, list(loaded.warnings)
+
+
+def _count(problems: Sequence[Problem]) -> str:
+    errors = sum(1 for p in problems if not p.warning)
+    return f"{errors} problem{'s' if errors != 1 else ''} found; nothing was written"

@@ -131,3 +131,16 @@ def test_the_wheel_carries_the_default_theme_and_init_works_from_it(tmp_path: Pa
         REPO / "templates" / theme_files[0]).read_bytes()
     feed = json.loads((site / "public/feed.json").read_text("utf-8"))
     assert feed["items"][0]["title"] == "Welcome to your new publication"
+
+
+def test_check_reports_schedule_and_article_problems_together(make_site: SiteFactory) -> None:
+    root = make_site({
+        "content/a.md": "---\ntitle: A\n---\nx\n",
+        "schedules/feed.toml": 'action = "build"\nevery = "15m"\ncolour = "red"\n',
+    })
+    code, out, err = run("--site", str(root), "check")
+    assert (code, out) == (1, "")
+    lines = err.splitlines()
+    assert lines[0] == "error: schedules/feed.toml:3: colour: unknown key"
+    assert "error: content/a.md:1: date: missing date" in lines
+    assert lines[-1] == "2 problems found; nothing was written"
