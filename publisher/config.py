@@ -89,6 +89,8 @@ class DeliverySettings(_Section):
 
 class StoreSettings(_Section):
     url: str = "sqlite:///publisher.db"
+    # A database URL with a password is a secret: when this variable is set, it wins.
+    url_env: str = "PUBLISHER_STORE_URL"
 
 
 class WebSettings(_Section):
@@ -198,8 +200,9 @@ class Settings(_Section):
 
     @property
     def store_url(self) -> str:
-        """The database URL, with a relative SQLite path read against the site root."""
-        url = self.store.url
+        """The database URL (the environment's, if set), a relative SQLite path read against
+        the site root."""
+        url = os.environ.get(self.store.url_env) or self.store.url
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix:
             return prefix + str(self.root.resolve() / url[len(prefix):])

@@ -96,3 +96,11 @@ def test_secrets_come_from_the_environment_only(tmp_path: Path, monkeypatch) -> 
         settings.secret("PUBLISHER_SMTP_PASSWORD", "the SMTP password")
     monkeypatch.setenv("PUBLISHER_SMTP_PASSWORD", "hunter2")
     assert settings.secret("PUBLISHER_SMTP_PASSWORD", "the SMTP password") == "hunter2"
+
+
+def test_the_store_url_can_come_from_the_environment(tmp_path: Path, monkeypatch) -> None:
+    settings = load_settings(write(tmp_path, BASE_CONFIG))
+    monkeypatch.setenv("PUBLISHER_STORE_URL", "postgresql+psycopg://u:secret@db/news")
+    assert settings.store_url == "postgresql+psycopg://u:secret@db/news"
+    monkeypatch.delenv("PUBLISHER_STORE_URL")
+    assert settings.store_url.endswith("/publisher.db")
