@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import pytest
 from publisher.clock import fixed_clock
 from publisher.config import Settings, load_settings
 from publisher.models import Clock
+from tests.smtp_server import SMTPServer
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -80,3 +81,17 @@ def snapshot(folder: Path) -> dict[str, bytes]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    """A real aiosmtpd server on 127.0.0.1 (a free port), recording what it accepts."""
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _no_site_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own PUBLISHER_SITE or PUBLISHER_STORE_URL must not reach a test."""
+    monkeypatch.delenv("PUBLISHER_SITE", raising=False)
+    monkeypatch.delenv("PUBLISHER_STORE_URL", raising=False)

@@ -299,3 +299,14 @@ def test_spliced_quoted_printable_decodes_to_the_joined_text() -> None:
         assert b"\n" not in encoded.replace(b"\r\n", b"")
         decoded = a2b_qp(encoded.replace(b"\r\n", b"\n")).decode()
         assert decoded == "".join(pieces)
+
+
+@pytest.mark.parametrize(("name", "header"), [
+    ("Ana", b'To: "Ana" <ana@example.org>\r\n'),
+    ("Ana Lima", b'To: "Ana Lima" <ana@example.org>\r\n'),
+    ("", b"To: ana@example.org\r\n"),
+])
+def test_the_to_header_quotes_a_name_of_any_length(made, name: str, header: bytes) -> None:
+    _, _, template = made
+    data = template.build(42, "ana@example.org", name, ANA_TOKEN)
+    assert header in data

@@ -57,7 +57,8 @@ def phrase(text: str) -> list[str]:
         return []
     if text.isascii() and "=?" not in text:
         words = text.replace("\\", "\\\\").replace('"', '\\"').split(" ")
-        words[0], words[-1] = '"' + words[0], words[-1] + '"'
+        words[0] = '"' + words[0]
+        words[-1] += '"'  # after the line above: with one word, both are the same
         return words
     return _mixed(text, lambda word: _ATOM.fullmatch(word) is not None)
 

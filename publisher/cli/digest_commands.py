@@ -1,0 +1,177 @@
+"""`publisher digest preview` and `publisher digest send`.
+
+Exit status of `send`: 0 when the run went through the list, even if some
+addresses bounced (failed) or some messages wait for a retry (deferred): those
+are normal outcomes, kept in the ledger. 1 when the run stopped early on an
+error (server unreachable, login refused, too many failures in a row, the
+digest already being sent) or the input was wrong. 130 when it was stopped on
+request (Ctrl-C or SIGTERM), after recording the messages in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from publisher.cli import AppContext, cli, pass_app, warn
+from publisher.config import Settings
+from publisher.delivery.dispatcher import STOP_REQUESTED, SendReport
+from publisher.errors import Problem
+from publisher.mailing import plan_for, preview_digest, send_digest, send_test_copy
+from publisher.models import DeliveryReport
+
+_SCHEDULE = click.option("--schedule", "schedule_name", metavar="NAME",
+                         help="The schedule whose digest to use (default: the one set up "
+                         "in [email]).")
+_NOW = click.option("--now", metavar="ISO-DATETIME",
+                    help="Act as if it were this moment (articles dated later are not new).")
+
+
+def _warn_one(problem: Problem) -> None:
+    warn([problem])
+
+
+@cli.group()
+def digest() -> None:
+    """Preview and send the email digest of new articles."""
+
+
+@digest.command()
+@_SCHEDULE
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the files (default: preview/ in the site).")
+@_NOW
+@pass_app
+def preview(app: AppContext, schedule_name: str | None, out: Path | None,
+            now: str | None) -> None:
+    """Write the next digest as .html, .txt and .eml files; nothing is sent or recorded."""
+    app.now = now
+    settings = app.settings
+    result = preview_digest(settings, app.clock, schedule=plan_for(settings, schedule_name),
+                            out=out, warn=_warn_one)
+    if result is None:
+        click.echo("nothing new: no digest would be sent now")
+        return
+    articles = f"{result.articles} article{'' if result.articles == 1 else 's'}"
+    click.echo(f"preview of digest {result.digest_id} ({articles}), as {result.recipient} "
+               "would receive it:")
+    for path in result.files:
+        click.echo(f"  {path}")
+
+
+@digest.command()
+@_SCHEDULE
+@click.option("--dry-run", is_flag=True,
+              help="Render the digest and count who would receive it; send and record nothing.")
+@click.option("--to", "address", metavar="ADDRESS",
+              help="Send one test copy to ADDRESS only; nothing is recorded.")
+@_NOW
+@pass_app
+@click.pass_context
+def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run: bool,
+         address: str | None, now: str | None) -> None:
+    """Send the digest to every active subscriber still owed it.
+
+    A run that stopped (or was killed) is finished by running this again: only
+    those not yet sent to receive it.
+    """
+    if dry_run and address:
+        raise click.UsageError("use either --dry-run or --to, not both")
+    app.now = now
+    settings = app.settings
+    plan = plan_for(settings, schedule_name)
+    if address is not None:
+        sent = send_test_copy(settings, app.clock, schedule=plan, address=address,
+                              warn=_warn_one)
+        if sent is None:
+            click.echo("nothing new: no digest to send a copy of")
+        else:
+            click.echo(f"sent a test copy of digest {sent[0]} to {address}: {sent[1]}")
+        return
+    with _progress_bar() as progress, _stop_on_signal() as should_stop:
+        report = send_digest(settings, app.clock, schedule=plan, dry_run=dry_run,
+                             should_stop=should_stop, progress=progress, warn=_warn_one)
+    if report is None:
+        click.echo("nothing new since the last digest: no digest sent")
+    elif dry_run:
+        click.echo(f"digest {report.digest_id} (dry run): would be sent to "
+                   f"{_plural(report.sent, 'subscriber')}; nothing was sent or recorded")
+    else:
+        click.echo(summary(report, settings))
+        if report.stopped is not None:
+            click.echo(click.style("error: ", fg="red", bold=True) + report.stopped, err=True)
+            ctx.exit(130 if report.stopped == STOP_REQUESTED else 1)
+
+
+def summary(report: DeliveryReport, settings: Settings) -> str:
+    """`digest weekly-20261125-0700: 9,998 sent, 2 skipped, 0 deferred, 0 failed`."""
+    line = (f"digest {report.digest_id}: {report.sent:,} sent, {report.skipped:,} skipped, "
+            f"{report.deferred:,} deferred, {report.failed:,} failed")
+    due = report.next_attempt_at if isinstance(report, SendReport) else None
+    if due is not None:
+        local = due.astimezone(settings.zone)
+        line += f"; next try due {local:%Y-%m-%d %H:%M} ({settings.timezone})"
+    elif report.deferred:
+        line += "; the deferred ones are retried by a later run"
+    return line
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+@contextlib.contextmanager
+def _progress_bar() -> Iterator[Callable[[DeliveryReport, int], None] | None]:
+    """A tqdm bar on stderr when it is a terminal; otherwise no progress output at all."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar: list[tqdm] = []
+
+    def update(report: DeliveryReport, total: int) -> None:
+        if not bar:
+            bar.append(tqdm(total=total, unit="msg", file=sys.stderr, dynamic_ncols=True))
+        bar[0].set_postfix_str(f"sent {report.sent:,} skipped {report.skipped:,} deferred "
+                               f"{report.deferred:,} failed {report.failed:,}", refresh=False)
+        bar[0].update(1)
+
+    try:
+        yield update
+    finally:
+        if bar:
+            bar[0].close()
+
+
+@contextlib.contextmanager
+def _stop_on_signal() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C or SIGTERM: finish the messages in flight, record them, then stop.
+
+    A second Ctrl-C stops at once; the ledger then holds those messages as pending,
+    and the next run sends them again.
+    """
+    asked: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False  # only the main thread may handle signals
+        return
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        asked.append(signum)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        click.echo("\nstopping after the messages in flight (Ctrl-C again to stop at once)",
+                   err=True)
+
+    saved = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: bool(asked)
+    finally:
+        for signum, previous in saved.items():
+            signal.signal(signum, previous)
