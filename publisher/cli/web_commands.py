@@ -1,0 +1,52 @@
+"""`publisher serve`: the published site and the subscription service over HTTP (uvicorn)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from publisher.cli import AppContext, cli, pass_app
+from publisher.config import SITE_ENV, load_settings
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on (0.0.0.0 for every interface).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes answering requests.")
+@click.option("--access-log", is_flag=True,
+              help="Log every request (the lines include the tokens of the links).")
+@pass_app
+def serve(app: AppContext, host: str, port: int, workers: int, access_log: bool) -> None:
+    """Serve the output folder, and subscribe / confirm / unsubscribe, until Ctrl+C."""
+    import uvicorn
+
+    from publisher.web import create_app
+
+    settings = app.settings
+    application = create_app(settings)  # configuration problems stop us here, with a message
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"Serving {settings.output_dir}/ and the subscription service at "
+               f"http://{shown}:{port}/ (Ctrl+C to stop)")
+    options = {"host": host, "port": port, "log_level": "warning", "access_log": access_log,
+               "server_header": False}
+    if workers == 1:
+        uvicorn.run(application, **options)  # type: ignore[arg-type]
+        return
+    os.environ[SITE_ENV] = str(settings.root.resolve())  # each worker loads the site again
+    uvicorn.run("publisher.cli.web_commands:worker_app", factory=True, workers=workers,
+                **options)  # type: ignore[arg-type]
+
+
+def worker_app() -> object:
+    """The application of one of several worker processes."""
+    from publisher.web import create_app
+
+    return create_app(load_settings(Path(os.environ[SITE_ENV])))
