@@ -14,7 +14,8 @@ from publisher import publish
 from publisher.clock import fixed_clock
 from publisher.config import Settings
 from publisher.errors import ScheduleError
-from publisher.models import BuildReport, Clock, Schedule
+from publisher.models import BuildReport, Clock, DeliveryReport, Schedule
+from publisher.schedule import JobStopped
 from publisher.websub import HubNotifier
 
 
@@ -57,5 +58,22 @@ def build_summary(report: BuildReport) -> str:
 
 def run_digest(settings: Settings, schedule: Schedule, due_at: datetime, clock: Clock, *,
                should_stop: Callable[[], bool] = lambda: False) -> str:
-    """Send the digest of `schedule` for `due_at`; the delivery code provides it."""
-    raise ScheduleError("digest delivery is not available yet")
+    """Send the digest of `schedule` for `due_at` (after any earlier one still owed)."""
+    from publisher.mailing import plan_of, send_scheduled  # digest runs only
+
+    reports = send_scheduled(settings, clock, schedule=plan_of(settings, schedule, due_at),
+                             due_at=due_at, should_stop=should_stop)
+    if not reports:
+        return "no digest: nothing new"
+    summary = "; ".join(delivery_summary(r) for r in reports)
+    stopped = next((r.stopped for r in reports if r.stopped), None)
+    if stopped and should_stop():
+        raise JobStopped(f"{summary}: {stopped}")  # resumes at the next pass
+    if stopped:
+        raise ScheduleError(f"{summary}: {stopped}")
+    return summary
+
+
+def delivery_summary(report: DeliveryReport) -> str:
+    return (f"digest {report.digest_id}: {report.sent} sent, {report.skipped} skipped, "
+            f"{report.deferred} deferred, {report.failed} failed")

@@ -45,6 +45,7 @@ from publisher.models import (
     Digest,
     LoadedContent,
     RenderedDigest,
+    Schedule,
     Subscriber,
 )
 from publisher.site import DigestCopy
@@ -54,6 +55,7 @@ from publisher.subscribers import normalise_address
 from publisher.tokens import unsubscribe_token
 
 DEFAULT_SCHEDULE = "digest"
+PERIOD_LOOKBACK = timedelta(days=400)  # far enough to find the previous due time of a yearly digest
 SAMPLE_READER = Subscriber(0, "reader@example.org", "Sample Reader")
 PREVIEW_TOKEN = "0.preview"  # noqa: S105 (not a secret) stands in for a token when no signing secret is set
 Warn = Callable[[Problem], None]
@@ -97,13 +99,56 @@ def default_plan(settings: Settings) -> DigestPlan:
                       parse_period(email.period))
 
 
-def plan_for(settings: Settings, name: str | None) -> DigestPlan:
-    """The plan of the schedule called `name`; the default digest for None."""
+def plan_for(settings: Settings, name: str | None, now: datetime) -> DigestPlan:
+    """The plan of the digest schedule called `name` in schedules/; the default for None."""
     if name is None or name == DEFAULT_SCHEDULE:
         return default_plan(settings)
-    raise PublisherError(f"unknown schedule {name!r}",
-                         hint=f"leave out --schedule to use the digest set up in [email] "
-                         f"({DEFAULT_SCHEDULE!r})")
+    from publisher.schedule_files import load_schedules  # only when a schedule is named
+
+    schedules = {s.name: s for s in load_schedules(settings)}
+    schedule = schedules.get(name)
+    if schedule is None or schedule.action != "digest":
+        names = sorted(n for n, s in schedules.items() if s.action == "digest")
+        known = ", ".join(names) if names else "none in schedules/"
+        raise PublisherError(f"unknown digest schedule {name!r}",
+                             hint=f"digest schedules: {known}; without --schedule, the digest "
+                             f"set up in [email] ({DEFAULT_SCHEDULE!r}) is used")
+    return plan_of(settings, schedule, now)
+
+
+def plan_of(settings: Settings, schedule: Schedule, due_at: datetime) -> DigestPlan:
+    """A digest schedule's plan; its first digest reaches back one interval of the schedule."""
+    from publisher.schedule_times import due_times_between
+
+    email = settings.email
+    earlier = due_times_between(schedule, due_at - PERIOD_LOOKBACK, due_at - timedelta.resolution)
+    period = due_at - earlier[-1] if earlier else parse_period(email.period)
+    return DigestPlan(schedule.name, schedule.tags, schedule.min_items or email.min_items,
+                      schedule.max_items or email.max_items, period, audience=schedule.tags)
+
+
+def send_scheduled(settings: Settings, clock: Clock, *, schedule: DigestPlan, due_at: datetime,
+                   should_stop: Callable[[], bool] | None = None) -> list[DeliveryReport]:
+    """A schedule's run: first finish an earlier digest still owed to anyone, then its own.
+
+    An earlier digest can be left open by a server that was down or a stopped run;
+    resuming it first means nobody loses its articles to the next digest.
+    """
+    reports: list[DeliveryReport] = []
+    with Store.open(settings.store_url) as store:
+        earlier = store.latest_open_digest(schedule.name)
+        owed = earlier is not None and earlier.due_at < due_at and \
+            store.count_recipients(earlier.id, now=clock()) > 0
+    if owed and earlier is not None:
+        report = send_digest(settings, clock, schedule=schedule, due_at=earlier.due_at,
+                             should_stop=should_stop)
+        if report is not None:
+            reports.append(report)
+            if report.stopped:
+                return reports
+    report = send_digest(settings, clock, schedule=schedule, due_at=due_at,
+                         should_stop=should_stop)
+    return [*reports, report] if report is not None else reports
 
 
 def send_digest(settings: Settings, clock: Clock, *, schedule: DigestPlan,

@@ -222,7 +222,8 @@ class Store:
         """Record the digest of `schedule` due at `due_at`, or return the one already there.
 
         Two processes racing for the same (schedule, due_at) both get the first one.
-        `audience` limits the recipients to subscribers with one of these tags.
+        `audience` limits the recipients to subscribers with one of these tags (or none:
+        a subscriber who chose no topics receives every digest).
         """
         if len(set(article_ids)) != len(article_ids):
             raise ValueError("a digest cannot contain an article twice")
@@ -319,9 +320,10 @@ class Store:
                 and_(deliveries.c.status == "deferred", deliveries.c.next_attempt_at > now)))
         stmt = select(subscribers).where(subscribers.c.status == "active", ~done.exists())
         audience = tags_of(rows[0][0])
-        if audience:
+        if audience:  # those who chose one of its topics, and those who chose none
             padded = literal(",") + subscribers.c.tags + literal(",")
-            stmt = stmt.where(or_(*(padded.contains(f",{tag},", autoescape=True)
+            stmt = stmt.where(or_(subscribers.c.tags == "",
+                                  *(padded.contains(f",{tag},", autoescape=True)
                                     for tag in audience)))
         return stmt
 

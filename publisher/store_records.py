@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
+from publisher.frontmatter import slugify
 from publisher.models import Digest, Subscriber
 from publisher.store_schema import SUBSCRIBER_STATUSES
 
@@ -91,10 +92,12 @@ def subscriber_row(entry: NewSubscriber, now: datetime) -> dict[str, Any]:
 
 
 def tags_text(tags: Sequence[str]) -> str:
-    """Tags as stored: lower-case (so matching is alike on every database), comma-joined."""
+    """Tags as stored: as slugs, like the site's topic pages and the subscribe form's
+    topics ("City Hall" is `city-hall`), so matching is alike on every database."""
     if any("," in tag for tag in tags):
         raise ValueError(f"a tag cannot contain a comma: {list(tags)!r}")
-    return ",".join(" ".join(tag.split()).lower() for tag in tags)
+    slugs = dict.fromkeys(slugify(tag) for tag in tags)
+    return ",".join(slug for slug in slugs if slug)
 
 
 def tags_of(text: str) -> tuple[str, ...]:

@@ -118,8 +118,18 @@ def test_a_missing_secret_is_a_clear_error(make_site: SiteFactory,
 def test_an_unknown_schedule(make_site: SiteFactory) -> None:
     settings = site(make_site)
     assert run(settings, "send", "--schedule", "weekly") == (1, "", (
-        "error: unknown schedule 'weekly'\n  hint: leave out --schedule to use the digest set "
-        "up in [email] ('digest')\n"))
+        "error: unknown digest schedule 'weekly'\n  hint: digest schedules: none in schedules/; "
+        "without --schedule, the digest set up in [email] ('digest') is used\n"))
+
+
+def test_a_named_schedule_sends_its_own_digest(make_site: SiteFactory) -> None:
+    settings = site(make_site)
+    (settings.root / "schedules").mkdir()
+    (settings.root / "schedules/weekly.toml").write_text(
+        'action = "digest"\ncron = "0 12 * * wed"\ntimezone = "UTC"\n')
+    code, out, _ = run(settings, "send", "--schedule", "weekly", *WHEN)
+    assert code == 0
+    assert out.startswith("digest weekly-")
 
 
 def test_an_unreachable_server_is_exit_1(make_site: SiteFactory) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import mailbox
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from publisher.clock import fixed_clock
 from publisher.config import load_settings
-from publisher.jobs import SiteJobs
+from publisher.jobs import SiteJobs, run_digest
 from publisher.models import Schedule
-from publisher.schedule import run_due
+from publisher.schedule import JobStopped, run_due
 from publisher.store import Store
 from publisher.websub import HubNotifier
 from tests.conftest import BASE_CONFIG, SiteFactory, article
@@ -17,6 +20,7 @@ from tests.test_websub import Hub, Sleeps, running
 
 NOW = datetime(2026, 11, 25, 12, 5, tzinfo=UTC)
 BUILD = Schedule("feed", "build", "UTC", every=timedelta(minutes=15))
+DIGEST = Schedule("weekly", "digest", "UTC", cron="0 12 * * *", min_items=1, max_items=30)
 BASE = "https://news.example.org/"
 
 
@@ -79,11 +83,54 @@ def test_a_late_build_publishes_what_fell_due_by_the_time_it_runs(
     assert summary.startswith("published 1 article: ")
 
 
-def test_a_digest_schedule_builds_then_hands_over_to_delivery(make_site: SiteFactory,
-                                                              tmp_path: Path) -> None:
-    root = make_site({"content/a.md": article("A", "2026-11-20", id="a")})
-    digest = Schedule("weekly", "digest", "UTC", cron="0 12 * * *", min_items=1, max_items=30)
-    with Store.open(f"sqlite:///{tmp_path / 'p.db'}") as store:
-        [outcome] = run_due([digest], store, fixed_clock(NOW), jobs(root), lock_dir=tmp_path)
-    assert (outcome.outcome, outcome.message) == ("failed", "digest delivery is not available yet")
-    assert (root / "public/feed.json").is_file()
+def digest_site(make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch, day: str) -> Path:
+    """Two articles on `day`, two subscribers; a daily digest reaches back one day."""
+    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "a test secret, long enough to sign with")
+    root = make_site({"content/a.md": article("A", f"{day} 08:00", id="a"),
+                      "content/b.md": article("B", f"{day} 09:00", id="b")},
+                     config=BASE_CONFIG + "\n[delivery]\nconcurrency = 1\n")
+    with Store.open(load_settings(root).store_url) as store:
+        for name in ("ann", "bob"):
+            store.add_subscriber(f"{name}@example.org", now=NOW - timedelta(days=30))
+    return root
+
+
+def outbox(root: Path) -> list[str]:
+    return sorted(m["To"] for m in mailbox.Maildir(root / "outbox", create=False))
+
+
+def test_a_digest_schedule_builds_then_sends_once_per_due_time(
+        make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = digest_site(make_site, monkeypatch, "2026-11-25")
+    settings = load_settings(root)
+    with Store.open(settings.store_url) as store:
+        [outcome] = run_due([DIGEST], store, fixed_clock(NOW), jobs(root), lock_dir=root / "locks")
+        assert outcome.outcome == "ok", outcome.message
+        assert outcome.message.endswith("digest weekly-20261125-1200: 2 sent, 0 skipped, "
+                                        "0 deferred, 0 failed")
+        assert outbox(root) == ["ann@example.org", "bob@example.org"]
+        assert (root / "public/digests/weekly-20261125-1200.html").is_file()
+        again = jobs(root).run(DIGEST, datetime(2026, 11, 25, 12, tzinfo=UTC))
+    assert again.endswith("digest weekly-20261125-1200: 0 sent, 0 skipped, 0 deferred, 0 failed")
+    assert outbox(root) == ["ann@example.org", "bob@example.org"]
+
+
+def test_an_earlier_digest_left_unfinished_goes_out_before_the_next(
+        make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = digest_site(make_site, monkeypatch, "2026-11-24")
+    settings = load_settings(root)
+    def stop_after_one() -> bool:
+        return len(outbox(root)) >= 1
+
+    first = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    with pytest.raises(JobStopped):
+        run_digest(settings, DIGEST, first, fixed_clock(first), should_stop=stop_after_one)
+    assert outbox(root) == ["ann@example.org"]
+    (root / "content/c.md").write_text(article("C", "2026-11-25 08:00", id="c"))
+    summary = run_digest(settings, DIGEST, datetime(2026, 11, 25, 12, tzinfo=UTC),
+                         fixed_clock(NOW))
+    assert summary == ("digest weekly-20261124-1200: 1 sent, 0 skipped, 0 deferred, 0 failed; "
+                       "digest weekly-20261125-1200: 2 sent, 0 skipped, 0 deferred, 0 failed")
+    assert outbox(root) == ["ann@example.org", "ann@example.org", "bob@example.org",
+                            "bob@example.org"]
+

@@ -6,7 +6,7 @@ import email
 import email.policy
 import mailbox
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -58,8 +58,9 @@ def site(make_site: SiteFactory, config: str = CONFIG, readers: tuple[str, ...] 
          files: dict[str, str | bytes] | None = None) -> Settings:
     settings = settings_of(make_site({**ARTICLES, **(files or {})}, config=config))
     with Store.open(settings.store_url) as store:
+        topics = {"ann": ("ferry",), "bob": ("council",)}  # cy chose none: every digest
         store.add_subscribers([NewSubscriber(r, r.split("@")[0].title() + " Lee",
-                                             ("ferry",) if r.startswith("ann") else ())
+                                             topics.get(r.split("@")[0], ()))
                                for r in readers], now=NOW - timedelta(days=30))
     return settings
 
@@ -123,11 +124,12 @@ def test_tags_choose_articles_and_the_audience_chooses_readers(make_site: SiteFa
     settings = site(make_site)
     plan = DigestPlan("ferry", tags=("ferry",), audience=("ferry",))
     report = send_digest(settings, fixed_clock(NOW), schedule=plan)
-    assert report is not None and (report.digest_id, report.sent) == ("ferry-20261125-1200", 1)
+    assert report is not None and (report.digest_id, report.sent) == ("ferry-20261125-1200", 2)
     with Store.open(settings.store_url) as store:
         digest = store.get_digest(report.digest_id)
         assert digest is not None and digest.article_ids == ("ferry",)
-    assert [m["To"] for m in outbox(settings)] == ["Ann Lee <ann@example.org>"]
+    assert sorted(m["To"] for m in outbox(settings)) == ["Ann Lee <ann@example.org>",
+                                                         "Cy Lee <cy@example.org>"]
 
 
 def test_the_same_due_time_twice_finds_the_same_digest(make_site: SiteFactory) -> None:
@@ -269,11 +271,20 @@ def test_a_test_copy_goes_to_one_address_and_records_nothing(make_site: SiteFact
     assert digests(settings) == []
 
 
-def test_plans() -> None:
+def test_plans(tmp_path: Path) -> None:
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules/weekly.toml").write_text(
+        'action = "digest"\ncron = "0 9 * * sat"\ntimezone = "UTC"\ntags = ["Transport"]\n')
+    (tmp_path / "schedules/feed.toml").write_text('action = "build"\nevery = "15m"\n')
     settings = Settings.model_validate({"title": "T", "base_url": "https://x.org/",
-                                        "author": {"name": "A"}})
-    assert plan_for(settings, None) == DigestPlan("digest", (), 1, 30, timedelta(days=7))
-    with pytest.raises(PublisherError) as caught:
-        plan_for(settings, "weekly")
-    assert str(caught.value) == ("unknown schedule 'weekly'\n  hint: leave out --schedule to "
-                                 "use the digest set up in [email] ('digest')")
+                                        "author": {"name": "A"}, "root": tmp_path})
+    assert plan_for(settings, None, NOW) == DigestPlan("digest", (), 1, 30, timedelta(days=7))
+    weekly = plan_for(settings, "weekly", datetime(2026, 11, 28, 9, tzinfo=UTC))
+    assert weekly == DigestPlan("weekly", ("Transport",), 1, 30, timedelta(days=7),
+                                audience=("Transport",))
+    for name in ("daily", "feed"):
+        with pytest.raises(PublisherError) as caught:
+            plan_for(settings, name, NOW)
+        assert str(caught.value) == (
+            f"unknown digest schedule {name!r}\n  hint: digest schedules: weekly; without "
+            "--schedule, the digest set up in [email] ('digest') is used")

@@ -54,8 +54,8 @@ def preview(app: AppContext, schedule_name: str | None, out: Path | None,
     """Write the next digest as .html, .txt and .eml files; nothing is sent or recorded."""
     app.now = now
     settings = app.settings
-    result = preview_digest(settings, app.clock, schedule=plan_for(settings, schedule_name),
-                            out=out, warn=_warn_one)
+    plan = plan_for(settings, schedule_name, app.clock())
+    result = preview_digest(settings, app.clock, schedule=plan, out=out, warn=_warn_one)
     if result is None:
         click.echo("nothing new: no digest would be sent now")
         return
@@ -86,7 +86,7 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
         raise click.UsageError("use either --dry-run or --to, not both")
     app.now = now
     settings = app.settings
-    plan = plan_for(settings, schedule_name)
+    plan = plan_for(settings, schedule_name, app.clock())
     if address is not None:
         sent = send_test_copy(settings, app.clock, schedule=plan, address=address,
                               warn=_warn_one)
