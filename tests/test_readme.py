@@ -39,3 +39,22 @@ def test_the_configuration_sample_is_valid(tmp_path: Path) -> None:
     (tmp_path / "publisher.toml").write_text(sample, "utf-8")
     settings = load_settings(tmp_path)
     assert settings.title == "The Larkhaven Explainer"
+
+
+def test_the_schedule_and_delivery_samples_are_valid(tmp_path: Path) -> None:
+    from publisher.schedule_files import load_schedules
+
+    schedule = re.search(r"```toml\n(# schedules/morning-digest.toml\n.*?)```", README,
+                         re.DOTALL).group(1)
+    delivery = re.search(r"```toml\n(\[delivery\]\ntransport = \"smtp\"\n.*?)```", README,
+                         re.DOTALL).group(1)
+    config = README.split("## Configuration", 1)[1]
+    config = re.search(r"```toml\n(.*?)```", config, re.DOTALL).group(1)
+    (tmp_path / "publisher.toml").write_text(config + "\n" + delivery, "utf-8")
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules/morning-digest.toml").write_text(schedule, "utf-8")
+    settings = load_settings(tmp_path)
+    assert settings.delivery.transport == "smtp"
+    [loaded] = load_schedules(settings)
+    assert (loaded.name, loaded.action, loaded.cron) == ("morning-digest", "digest",
+                                                         "0 7 * * mon-fri")
