@@ -16,18 +16,12 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
+from publisher.dates import long_date
+
 _HEADING = re.compile(r"<(/?)h([1-6])(?=[\s>])")
 _TABLE_OPEN = re.compile(r"<table(?=[\s>])")
 _IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\salt=)(?=[\s/>])")
 TABLE_BOX = '<div class="table-scroll" role="region" aria-label="Table" tabindex="0">'
-
-
-def date_label(moment: datetime, zone: ZoneInfo) -> str:
-    """"2 November 2026": the day as a reader in the site's timezone saw it, in any locale."""
-    local = moment.astimezone(zone)
-    return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
 
 
 def date_iso(moment: datetime, zone: ZoneInfo) -> str:
@@ -39,7 +33,7 @@ def date_filters(timezone: str) -> dict[str, Callable[[datetime], str]]:
     """The Jinja filters `date_label` and `date_iso`, bound to the site's timezone."""
     zone = ZoneInfo(timezone)
     return {
-        "date_label": lambda moment: date_label(moment, zone),
+        "date_label": lambda moment: long_date(moment, zone),
         "date_iso": lambda moment: date_iso(moment, zone),
     }
 

@@ -99,6 +99,11 @@ def report_problems(problems: list[Problem], summary: str | None = None) -> None
         click.echo(summary, err=True)
 
 
+def plural(count: int, word: str) -> str:
+    """"1 article", "1,024 articles"."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def warn(problems: list[Problem]) -> None:
     for problem in problems:
         click.echo(click.style("warning: ", fg="yellow", bold=True) + str(problem), err=True)

@@ -20,7 +20,7 @@ from types import FrameType
 
 import click
 
-from publisher.cli import AppContext, cli, pass_app, warn
+from publisher.cli import AppContext, cli, pass_app, plural, warn
 from publisher.config import Settings
 from publisher.delivery.dispatcher import STOP_REQUESTED, SendReport
 from publisher.errors import Problem
@@ -102,7 +102,7 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
         click.echo("nothing new since the last digest: no digest sent")
     elif dry_run:
         click.echo(f"digest {report.digest_id} (dry run): would be sent to "
-                   f"{_plural(report.sent, 'subscriber')}; nothing was sent or recorded")
+                   f"{plural(report.sent, 'subscriber')}; nothing was sent or recorded")
     else:
         click.echo(summary(report, settings))
         if report.stopped is not None:
@@ -122,9 +122,6 @@ def summary(report: DeliveryReport, settings: Settings) -> str:
         line += "; the deferred ones are retried by a later run"
     return line
 
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 @contextlib.contextmanager

@@ -7,11 +7,7 @@ from pathlib import Path
 import click
 
 from publisher import publish
-from publisher.cli import AppContext, cli, pass_app, warn
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+from publisher.cli import AppContext, cli, pass_app, plural, warn
 
 
 @cli.command()
@@ -29,12 +25,12 @@ def build(app: AppContext, strict: bool, now: str | None) -> None:
         click.echo(f"assigned a permanent id to {source}")
     extras = []
     if report.drafts:
-        extras.append(_plural(report.drafts, "draft") + " skipped")
+        extras.append(plural(report.drafts, "draft") + " skipped")
     if report.scheduled:
-        extras.append(_plural(report.scheduled, "article") + " scheduled for later")
+        extras.append(plural(report.scheduled, "article") + " scheduled for later")
     tail = f" ({', '.join(extras)})" if extras else ""
     click.echo(
-        f"Published {_plural(report.articles, 'article')} to {settings.output_dir}/: "
+        f"Published {plural(report.articles, 'article')} to {settings.output_dir}/: "
         f"{len(report.written)} written, {report.unchanged} unchanged, "
         f"{len(report.removed)} removed{tail}"
     )
@@ -51,10 +47,10 @@ def check(app: AppContext, strict: bool, now: str | None) -> None:
     loaded, warnings = publish.check(settings, app.clock, strict=strict)
     warn(warnings)
     pending = len(loaded.pending_ids)
-    note = f"; {_plural(pending, 'article')} will get a permanent id at the next build" \
+    note = f"; {plural(pending, 'article')} will get a permanent id at the next build" \
         if pending else ""
-    click.echo(f"OK: {_plural(len(loaded.articles), 'article')}, "
-               f"{_plural(len(warnings), 'warning')}{note}")
+    click.echo(f"OK: {plural(len(loaded.articles), 'article')}, "
+               f"{plural(len(warnings), 'warning')}{note}")
 
 
 @cli.command()

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from publisher.atomic import atomic_write
-from publisher.cli import AppContext, cli, pass_app
+from publisher.cli import AppContext, cli, pass_app, plural
 from publisher.errors import ProblemsError, SubscriberError
 from publisher.models import Subscriber
 from publisher.store import Store
@@ -29,9 +29,6 @@ def _store(app: AppContext) -> Iterator[Store]:
     with Store.open(app.settings.store_url) as store:
         yield store
 
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 @cli.group()
@@ -87,7 +84,7 @@ def list_(app: AppContext, status: str | None) -> None:
             click.echo(_row(app, subscriber))
             count += 1
     which = f"{status} " if status else ""
-    click.echo(f"{_plural(count, which + 'subscriber')}" if count else
+    click.echo(f"{plural(count, which + 'subscriber')}" if count else
                f"no {which}subscribers")
 
 
@@ -115,7 +112,7 @@ def import_(app: AppContext, file: Path) -> None:
     click.echo(f"imported {report.imported}, already present {report.present}, "
                f"rejected {rejected}{tail}")
     if rejected:
-        raise ProblemsError(report.rejected, summary=f"{_plural(rejected, 'row')} rejected")
+        raise ProblemsError(report.rejected, summary=f"{plural(rejected, 'row')} rejected")
 
 
 @subscribers.command()
@@ -130,4 +127,4 @@ def export(app: AppContext, file: Path) -> None:
             return
         lines = list(export_csv(store))
     atomic_write(file, "".join(lines).encode("utf-8"))
-    click.echo(f"exported {_plural(len(lines) - 1, 'subscriber')} to {file}")
+    click.echo(f"exported {plural(len(lines) - 1, 'subscriber')} to {file}")

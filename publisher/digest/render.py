@@ -19,6 +19,7 @@ import jinja2
 
 from publisher import theme
 from publisher.config import CONFIG_NAME, Settings
+from publisher.dates import long_date
 from publisher.digest.inline import inline_css
 from publisher.digest.placeholders import (
     PATTERN,
@@ -36,8 +37,6 @@ TEXT_TEMPLATE = "email/digest.txt"
 SIZE_WARNING_BYTES = 100 * 1024  # Gmail clips a message's HTML at about 102 KB
 TEXT_WIDTH = 72
 PREHEADER_CHARS = 140
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
 _LINK = re.compile(r"""\b(?:href|src)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 _ABSOLUTE = re.compile(r"^(?:https?:|mailto:|tel:|cid:|#)", re.IGNORECASE)
 
@@ -63,11 +62,6 @@ class DigestRender:
 def web_copy_path(digest_id: str) -> str:
     """Where the browser copy of a digest goes, relative to the output folder."""
     return f"digests/{digest_id}.html"
-
-
-def long_date(moment: datetime, zone: tzinfo) -> str:
-    local = moment.astimezone(zone)
-    return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
 
 
 def digest_title(due_at: datetime, zone: tzinfo) -> str:
