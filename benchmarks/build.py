@@ -61,7 +61,7 @@ def bench_publisher(site: Path, newest: Article, args: argparse.Namespace) -> di
     print("publisher build:")
     runs["cold"], text = measure("cold (empty cache, assigns ids)", command, site, output,
                                  logs / "publisher-cold.txt", args.sample_interval)
-    _expect(text, rf"Published {args.articles} articles?\b", "publisher cold build")
+    _expect(text, rf"Published {args.articles:,} articles?\b", "publisher cold build")
     show(runs["cold"])
     again = []
     for i in range(args.repeat):

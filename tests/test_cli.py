@@ -144,3 +144,14 @@ def test_check_reports_schedule_and_article_problems_together(make_site: SiteFac
     assert lines[0] == "error: schedules/feed.toml:3: colour: unknown key"
     assert "error: content/a.md:1: date: missing date" in lines
     assert lines[-1] == "2 problems found; nothing was written"
+
+
+def test_a_first_build_of_many_articles_names_ten_and_counts_the_rest(make_site: SiteFactory
+                                                                       ) -> None:
+    root = make_site({f"content/a{n:02}.md": article(f"Story {n}", "2026-11-01")
+                      for n in range(12)})
+    code, out, _ = run("--site", str(root), "build")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[:10] == [f"assigned a permanent id to content/a{n:02}.md" for n in range(10)]
+    assert lines[10] == "... and to 2 other articles"

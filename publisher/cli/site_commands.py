@@ -21,8 +21,7 @@ def build(app: AppContext, strict: bool, now: str | None) -> None:
     settings = app.settings
     report = publish.build(settings, app.clock, strict=strict)
     warn(list(report.warnings))
-    for source in report.ids_assigned:
-        click.echo(f"assigned a permanent id to {source}")
+    _list_assigned_ids(report.ids_assigned)
     extras = []
     if report.drafts:
         extras.append(plural(report.drafts, "draft") + " skipped")
@@ -31,9 +30,17 @@ def build(app: AppContext, strict: bool, now: str | None) -> None:
     tail = f" ({', '.join(extras)})" if extras else ""
     click.echo(
         f"Published {plural(report.articles, 'article')} to {settings.output_dir}/: "
-        f"{len(report.written)} written, {report.unchanged} unchanged, "
-        f"{len(report.removed)} removed{tail}"
+        f"{len(report.written):,} written, {report.unchanged:,} unchanged, "
+        f"{len(report.removed):,} removed{tail}"
     )
+
+
+def _list_assigned_ids(sources: tuple[str, ...], shown: int = 10) -> None:
+    """Name the articles that got an id; a first build of a large archive gets a count."""
+    for source in sources[:shown]:
+        click.echo(f"assigned a permanent id to {source}")
+    if len(sources) > shown:
+        click.echo(f"... and to {plural(len(sources) - shown, 'other article')}")
 
 
 @cli.command()
