@@ -85,7 +85,7 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False) -> BuildRep
             written=result.written,
             removed=result.removed,
             unchanged=result.unchanged,
-            ids_assigned=tuple(p.source for p in loaded.pending_ids),
+            ids_assigned=tuple(sorted(p.source for p in loaded.pending_ids)),
             warnings=loaded.warnings,
             changed_feeds=changed_feeds,
         )
