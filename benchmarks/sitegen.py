@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -100,7 +101,9 @@ def make_articles(count: int, seed: int) -> list[Article]:
     return articles
 
 
-def write_publisher_site(root: Path, articles: list[Article]) -> None:
+def write_publisher_site(root: Path, articles: list[Article], *, with_ids: bool = True) -> None:
+    """The archive as publisher keeps it: each article with the permanent id its first
+    build (or `publisher import`) wrote; `with_ids=False` is an archive from elsewhere."""
     root.mkdir()
     (root / "publisher.toml").write_text(
         'title = "Larkhaven Bench"\ndescription = "A synthetic archive for timing builds."\n'
@@ -108,8 +111,10 @@ def write_publisher_site(root: Path, articles: list[Article]) -> None:
         '[author]\nname = "The Bench Desk"\nemail = "desk@bench.example"\n\n'
         '[feeds]\nitems = 50\ncontent = "full"\n', "utf-8")
     for a in articles:
+        ident = f"id: urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, SITE_URL + a.slug)}\n"
         header = (f"---\ntitle: {json.dumps(a.title)}\ndate: {a.date}\n"
-                  f"tags: {json.dumps(list(a.tags))}\nslug: {a.slug}\n---\n")
+                  f"tags: {json.dumps(list(a.tags))}\nslug: {a.slug}\n"
+                  f"{ident if with_ids else ''}---\n")
         _write(root / "content" / str(a.year) / f"{a.slug}.md", header + a.body)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from publisher import __version__, buildstate, feeds, theme
+from publisher import __version__, buildstate, fanout, feeds, theme
 from publisher import site as archive
 from publisher.cache import ArticleCache
 from publisher.config import Settings
@@ -67,14 +67,16 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False) -> BuildRep
             loaded, fresh = load_content(files, context, cache.get_many(keys.values()))
             del files  # the articles' bytes are no longer needed
             _refuse_warnings_if_strict(loaded.warnings, strict)
+            # Every article is valid: give the new ones their permanent ids now, while
+            # the disk is quiet (each write is flushed), before the output is rendered.
+            new_keys, entries = write_pending_ids(settings.root, loaded, context.fingerprint())
+            keys.update(new_keys)
+            cache.replace_all({**fresh, **entries}, keep=keys.values())
             published = loaded.published(now)
             for spec, items in feed_plan(settings, site, published):
                 _stage_feeds(writer, site, spec, items)
             _stage_pages(writer, pages, published, digests)
             _stage_static(writer, settings.path(settings.static_dir))
-            new_keys, entries = write_pending_ids(settings.root, loaded, context.fingerprint())
-            keys.update(new_keys)
-            cache.replace_all({**fresh, **entries}, keep=keys.values())
         changed_feeds = tuple(p for p in sorted(writer.produced()) if _is_feed(p)
                               and writer.changed(p))
         result = writer.commit()
@@ -178,8 +180,7 @@ def _stage_pages(writer: OutputWriter, pages: PageStage, published: Sequence[Art
             writer.keep([page.path])
         else:
             stale.append(page)
-    for page, file in zip(stale, archive.render(pages.env, stale), strict=True):
-        writer.put([file], page.fingerprint)
+    fanout.stage_pages(writer, pages.env, stale)
 
 
 def _stage_static(writer: OutputWriter, static: Path) -> None:

@@ -12,6 +12,8 @@ queue on the busy timeout instead of failing on a lock upgrade.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any, NoReturn
 
 from sqlalchemy import Engine, create_engine, event, make_url
@@ -111,11 +113,29 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _set_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+def _set_wal(cursor: Any) -> None:
+    """Switch to WAL, waiting for another process doing the same on a new file.
+
+    The switch needs the file to itself, and SQLite answers "locked" at once rather
+    than through the busy timeout: two commands started together on a site without a
+    database yet would otherwise fail at random.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _label(parsed: URL) -> str:
