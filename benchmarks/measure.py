@@ -3,8 +3,10 @@
 Wall time from start to exit (start-up included); CPU time of the build and of
 every worker process it waited for; memory two ways: the kernel's high-water
 mark of the largest single process (`ru_maxrss` from `wait4`), and the sampled
-peak of the summed RSS (and PSS) of the build and all its descendants; and the
-output files written or removed, from a before/after listing.
+peak of the summed PSS (and RSS) of the build and all its descendants — the
+figure judged is the larger of the first and the summed PSS, since forked
+workers share the build's pages and summed RSS would count those once per
+process; and the output files written or removed, from a before/after listing.
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ class Run:
 
     @property
     def peak_mb(self) -> float:
-        return max(self.max_process_rss_mb, self.tree_rss_mb)
+        """The memory the build occupied at its peak.
+
+        Worker processes forked from the build share its pages until they change
+        them; summing their RSS counts every shared page once per process, PSS
+        counts it once in all. The largest single process's own high-water mark
+        is the floor, in case sampling missed a short peak.
+        """
+        return max(self.max_process_rss_mb, self.tree_pss_mb)
 
 
 class TreeSampler(threading.Thread):
@@ -154,7 +163,7 @@ def measure(label: str, command: list[str], cwd: Path, output: Path, log: Path,
 def show(run: Run) -> None:
     memory = "largest process; no sampling"
     if run.peak_processes:
-        memory = (f"tree PSS {run.tree_pss_mb:.1f}, largest process "
+        memory = (f"summed RSS {run.tree_rss_mb:.1f}, largest process "
                   f"{run.max_process_rss_mb:.1f}, {run.peak_processes} proc")
     print(f"  {run.label:<34} {run.seconds:7.2f} s   cpu {run.cpu_seconds:6.2f} s   "
           f"peak {run.peak_mb:6.1f} MB ({memory})   "
