@@ -99,6 +99,7 @@ def test_init_makes_a_site_that_builds_at_once(tmp_path: Path) -> None:
     assert code == 0, err
     assert "created" in out and "publisher build" in out
     assert (tmp_path / "new/templates").is_dir()
+    assert "/public/" in (tmp_path / "new/.gitignore").read_text().splitlines()
     code, out, err = run("--site", str(tmp_path / "new"), "build")
     assert code == 0, err
     parsed = feedparser.parse((tmp_path / "new/public/atom.xml").read_bytes())
