@@ -40,6 +40,19 @@ def article(title: str = "Ferry fares rise", date: str = "2026-11-02 09:00", bod
     return "\n".join(lines) + "\n" + textwrap.dedent(text)
 
 
+MAIL_CONFIG = BASE_CONFIG + """
+[email]
+from_address = "digest@news.example.org"
+"""
+SMTP_CONFIG = MAIL_CONFIG + """
+[delivery]
+transport = "smtp"
+host = "127.0.0.1"
+port = {port}
+security = "none"
+concurrency = 2
+"""  # a site that sends through tests.smtp_server; `.format(port=...)`
+
 SiteFactory = Callable[..., Path]
 
 

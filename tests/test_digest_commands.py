@@ -14,24 +14,15 @@ from click.testing import CliRunner
 from publisher.config import Settings
 from publisher.delivery.dispatcher import STOP_REQUESTED
 from publisher.store import NewSubscriber, Store
-from tests.conftest import BASE_CONFIG, NOW, SiteFactory, article, settings_of
+from tests.conftest import MAIL_CONFIG, NOW, SiteFactory, article, settings_of
+from tests.conftest import SMTP_CONFIG as SMTP_CONFIGURED
 from tests.smtp_server import SMTPServer, free_port
 
 SECRET_ENV = {"PUBLISHER_SECRET_KEY": "a-test-signing-secret"}
 WHEN = ["--now", "2026-11-25T12:00:00Z"]
 DIGEST_ID = "digest-20261125-1200"
-CONFIG = BASE_CONFIG + """
-[email]
-from_address = "digest@news.example.org"
-"""
-SMTP_CONFIG = CONFIG + """
-[delivery]
-transport = "smtp"
-host = "127.0.0.1"
-port = {port}
-security = "none"
-concurrency = 2
-retry_base = 60
+CONFIG = MAIL_CONFIG
+SMTP_CONFIG = SMTP_CONFIGURED + """retry_base = 60
 max_consecutive_failures = {failures}
 """
 ARTICLES = {

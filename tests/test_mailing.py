@@ -23,22 +23,11 @@ from publisher.mailing import (
     send_test_copy,
 )
 from publisher.store import NewSubscriber, Store
-from tests.conftest import BASE_CONFIG, NOW, SiteFactory, article, settings_of
+from tests.conftest import MAIL_CONFIG, NOW, SMTP_CONFIG, SiteFactory, article, settings_of
 from tests.smtp_server import SMTPServer
 
 SECRET = "a-test-signing-secret"
-CONFIG = BASE_CONFIG + """
-[email]
-from_address = "digest@news.example.org"
-"""
-SMTP_CONFIG = CONFIG + """
-[delivery]
-transport = "smtp"
-host = "127.0.0.1"
-port = {port}
-security = "none"
-concurrency = 2
-"""
+CONFIG = MAIL_CONFIG
 ARTICLES = {
     "content/ferry.md": article("Ferry fares rise", "2026-11-20 09:00", id="ferry",
                                 tags="[ferry]"),
