@@ -15,6 +15,7 @@ import logging
 import mailbox
 import os
 import re
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -841,6 +842,19 @@ def test_a_missing_secret_stops_the_start(site: Path, monkeypatch: pytest.Monkey
         "error: the environment variable PUBLISHER_SECRET_KEY is not set\n"
         "  hint: export PUBLISHER_SECRET_KEY=... (the key that signs confirm and unsubscribe "
         "links); secrets are never read from publisher.toml\n")
+
+
+def test_a_port_in_use_is_said_plainly(site: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["--site", str(site), "serve", "--port", str(port)])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+        "  hint: another program may be using the port: choose another with --port, or stop "
+        "it\n")
 
 
 def test_an_unbuilt_site_is_refused_with_a_hint(make_site: SiteFactory, secret: str) -> None:

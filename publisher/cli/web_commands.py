@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from pathlib import Path
 
 import click
 
 from publisher.cli import AppContext, cli, pass_app
 from publisher.config import SITE_ENV, load_settings
+from publisher.errors import PublisherError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -31,6 +33,7 @@ def serve(app: AppContext, host: str, port: int, workers: int, access_log: bool)
 
     settings = app.settings
     application = create_app(settings)  # configuration problems stop us here, with a message
+    _check_free(host, port)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Serving {settings.output_dir}/ and the subscription service at "
@@ -43,6 +46,19 @@ def serve(app: AppContext, host: str, port: int, workers: int, access_log: bool)
     os.environ[SITE_ENV] = str(settings.root.resolve())  # each worker loads the site again
     uvicorn.run("publisher.cli.web_commands:worker_app", factory=True, workers=workers,
                 **options)  # type: ignore[arg-type]
+
+
+def _check_free(host: str, port: int) -> None:
+    """Say plainly when the address is taken, before uvicorn logs and exits on its own."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PublisherError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                                 hint="another program may be using the port: choose another "
+                                 "with --port, or stop it") from None
 
 
 def worker_app() -> object:
