@@ -10,16 +10,24 @@ file. A template error in a worker is reported exactly as in the build itself.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import jinja2
 
 from publisher import site as archive
-from publisher.errors import OutputError, Problem, PublisherError, TemplateError
-from publisher.output import OutputWriter, Staged
+from publisher.errors import OutputError, Problem, TemplateError
+from publisher.output import OutputWriter, Staged, remove_temp
+
+
+class _Failure(NamedTuple):
+    """A worker's error, sent back as a value (an exception may not survive pickling)."""
+
+    kind: type[TemplateError] | type[OutputError]
+    problem: Problem
+
 
 PARALLEL_MIN = 400  # fewer pages than this render faster than a worker starts
 _job: tuple[OutputWriter, jinja2.Environment, Sequence[archive.Page]] | None = None
@@ -49,20 +57,19 @@ def stage_pages(writer: OutputWriter, env: jinja2.Environment, pages: Sequence[a
 
 
 def _adopt(writer: OutputWriter, pages: Sequence[archive.Page],
-           shares: list[list[tuple[int, Staged]] | Problem]) -> None:
+           shares: list[list[tuple[int, Staged]] | _Failure]) -> None:
     """Take over every worker's files; if any worker failed, remove them all and report."""
-    problems = [share for share in shares if isinstance(share, Problem)]
-    done = [item for share in shares if not isinstance(share, Problem) for item in share]
-    if problems:
+    failures = [share for share in shares if isinstance(share, _Failure)]
+    done = [item for share in shares if not isinstance(share, _Failure) for item in share]
+    if failures:
         _remove([staged for _, staged in done])
-        problem = problems[0]
-        error = OutputError if problem.message.startswith("cannot write") else TemplateError
-        raise error(problem.message, path=problem.path, line=problem.line, hint=problem.hint)
+        kind, problem = failures[0]
+        raise kind(problem.message, path=problem.path, line=problem.line, hint=problem.hint)
     for index, staged in done:
         writer.adopt(pages[index].path, staged)
 
 
-def _stage_share(indices: range) -> list[tuple[int, Staged]] | Problem:
+def _stage_share(indices: range) -> list[tuple[int, Staged]] | _Failure:
     """In a worker: render and write every page of its share; a mistake comes back as a value."""
     assert _job is not None
     writer, env, pages = _job
@@ -71,17 +78,15 @@ def _stage_share(indices: range) -> list[tuple[int, Staged]] | Problem:
         share = [pages[i] for i in indices]
         for index, file in zip(indices, archive.render(env, share), strict=True):
             done.append((index, writer.stage_now(file, pages[index].fingerprint)))
-    except PublisherError as exc:
+    except (TemplateError, OutputError) as exc:  # what rendering and writing raise
         _remove([staged for _, staged in done])
-        return exc.problem
+        return _Failure(type(exc), exc.problem)
     return done
 
 
 def _remove(staged: Sequence[Staged]) -> None:
     for item in staged:
-        if item.temp is not None and not hasattr(item.temp, "result"):
-            with contextlib.suppress(OSError):
-                os.unlink(item.temp.temp)  # type: ignore[union-attr]
+        remove_temp(item)
 
 
 def _start_methods() -> list[str]:

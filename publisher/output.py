@@ -136,8 +136,7 @@ class OutputWriter:
         for staged in self._staged.values():
             written = _result(staged)
             if written is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(written.temp)
+                remove_temp(staged)
                 _prune_empty_dirs(Path(written.temp).parent, self.output)
         self._staged.clear()
         self._temp_files.close()
@@ -271,6 +270,14 @@ class OutputWriter:
         except OSError:
             return False
         return stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns
+
+
+def remove_temp(staged: Staged) -> None:
+    """Delete the temporary file of a version that will not be committed."""
+    written = _result(staged)
+    if written is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(written.temp)
 
 
 def _result(staged: Staged) -> _Written | None:
