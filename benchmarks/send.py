@@ -172,7 +172,7 @@ def run_sender(site: Path) -> None:
     """Send the digest; print JSON with the sending phase's figures and the process's."""
     from publisher.clock import fixed_clock, parse_moment
     from publisher.config import load_settings
-    from publisher.mailing import default_plan, send_digest
+    from publisher.send import default_plan, send_digest
 
     settings = load_settings(site)
     clock = fixed_clock(parse_moment(NOW, UTC))
@@ -195,7 +195,7 @@ def run_sender(site: Path) -> None:
 
 def populate(folder: Path, subscribers: int) -> Path:
     """A site folder with the sample articles and a store of `subscribers` addresses."""
-    from publisher.store import NewSubscriber, Store
+    from publisher.store.database import NewSubscriber, Store
 
     site = folder / f"site-{subscribers}"
     shutil.copytree(REPO / "content", site / "content")

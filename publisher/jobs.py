@@ -11,12 +11,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from publisher import publish
+from publisher.build.websub import HubNotifier
 from publisher.clock import fixed_clock
 from publisher.config import Settings
 from publisher.errors import ScheduleError
 from publisher.models import BuildReport, Clock, DeliveryReport, Schedule
-from publisher.schedule import JobStopped
-from publisher.websub import HubNotifier
+from publisher.schedule.runs import JobStopped
 
 
 class SiteJobs:
@@ -59,7 +59,7 @@ def build_summary(report: BuildReport) -> str:
 def run_digest(settings: Settings, schedule: Schedule, due_at: datetime, clock: Clock, *,
                should_stop: Callable[[], bool] = lambda: False) -> str:
     """Send the digest of `schedule` for `due_at` (after any earlier one still owed)."""
-    from publisher.mailing import plan_of, send_scheduled  # digest runs only
+    from publisher.send import plan_of, send_scheduled  # digest runs only
 
     reports = send_scheduled(settings, clock, schedule=plan_of(settings, schedule, due_at),
                              due_at=due_at, should_stop=should_stop)

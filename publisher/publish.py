@@ -15,17 +15,19 @@ from pathlib import Path
 
 import jinja2
 
-from publisher import __version__, buildstate, fanout, feeds, theme
-from publisher import site as archive
-from publisher.cache import ArticleCache
+from publisher import __version__, theme
+from publisher.build import fanout, feeds
+from publisher.build import pages as archive
+from publisher.build import state as buildstate
+from publisher.build.output import OutputWriter
+from publisher.build.web_copies import load_web_copies
 from publisher.config import Settings
-from publisher.content import ParseContext, load_content, scan
-from publisher.digest_archive import load_web_copies
+from publisher.content.cache import ArticleCache
+from publisher.content.ids import write_pending_ids
+from publisher.content.load import ParseContext, load_content, scan
 from publisher.errors import ConfigError, ContentError, Problem
-from publisher.ids import write_pending_ids
 from publisher.lock import file_lock
 from publisher.models import Article, BuildReport, Clock, LoadedContent, OutputFile, Site
-from publisher.output import OutputWriter
 
 CACHE_NAME = "articles.sqlite"
 FEED_FORMAT = "1"  # bump when the feed renderers change what they write
@@ -213,7 +215,7 @@ def _is_feed(path: str) -> bool:
 def check(settings: Settings, clock: Clock, *, strict: bool = False) -> tuple[LoadedContent,
                                                                                list[Problem]]:
     """Validate the whole site without writing anything to the output."""
-    from publisher.schedule_files import load_schedules  # imported here: builds never need it
+    from publisher.schedule.files import load_schedules  # imported here: builds never need it
 
     problems: list[Problem] = []
     try:

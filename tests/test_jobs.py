@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from publisher.build.websub import HubNotifier
 from publisher.clock import fixed_clock
 from publisher.config import load_settings
 from publisher.jobs import SiteJobs, run_digest
 from publisher.models import Schedule
-from publisher.schedule import JobStopped, run_due
-from publisher.store import Store
-from publisher.websub import HubNotifier
+from publisher.schedule.runs import JobStopped, run_due
+from publisher.store.database import Store
+from tests.build.test_websub import Hub, Sleeps, running
 from tests.conftest import BASE_CONFIG, SiteFactory, article
-from tests.test_websub import Hub, Sleeps, running
 
 NOW = datetime(2026, 11, 25, 12, 5, tzinfo=UTC)
 BUILD = Schedule("feed", "build", "UTC", every=timedelta(minutes=15))

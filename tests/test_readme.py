@@ -42,7 +42,7 @@ def test_the_configuration_sample_is_valid(tmp_path: Path) -> None:
 
 
 def test_the_schedule_and_delivery_samples_are_valid(tmp_path: Path) -> None:
-    from publisher.schedule_files import load_schedules
+    from publisher.schedule.files import load_schedules
 
     schedule = re.search(r"```toml\n(# schedules/morning-digest.toml\n.*?)```", README,
                          re.DOTALL).group(1)

@@ -24,8 +24,8 @@ from publisher.cli import AppContext, cli, pass_app, plural, warn
 from publisher.config import Settings
 from publisher.delivery.dispatcher import STOP_REQUESTED, SendReport
 from publisher.errors import Problem
-from publisher.mailing import plan_for, preview_digest, send_digest, send_test_copy
 from publisher.models import DeliveryReport
+from publisher.send import plan_for, preview_digest, send_digest, send_test_copy
 
 _SCHEDULE = click.option("--schedule", "schedule_name", metavar="NAME",
                          help="The schedule whose digest to use (default: the one set up "

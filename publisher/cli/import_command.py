@@ -9,9 +9,9 @@ import click
 
 from publisher.cli import AppContext, cli, pass_app
 from publisher.clock import parse_moment
+from publisher.content.frontmatter import slugify
+from publisher.content.importer import ImportOptions, import_files
 from publisher.errors import ProblemsError
-from publisher.frontmatter import slugify
-from publisher.importers import ImportOptions, import_files
 
 
 def _tags(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:

@@ -15,17 +15,17 @@ from publisher.config import Settings
 from publisher.errors import ScheduleError
 from publisher.jobs import SiteJobs
 from publisher.models import Schedule
-from publisher.schedule import RunOutcome, failed, local_time, run_due
-from publisher.schedule_daemon import (
+from publisher.schedule.daemon import (
     Daemon,
     StopRequest,
     configure_logging,
     serve,
     stop_on_signals,
 )
-from publisher.schedule_files import load_schedules
-from publisher.schedule_times import format_duration, next_due_times
-from publisher.store import ScheduleState, Store
+from publisher.schedule.files import load_schedules
+from publisher.schedule.runs import RunOutcome, failed, local_time, run_due
+from publisher.schedule.times import format_duration, next_due_times
+from publisher.store.database import ScheduleState, Store
 
 NEXT_COUNT = 3
 

@@ -12,9 +12,9 @@ from publisher.atomic import atomic_write
 from publisher.cli import AppContext, cli, pass_app, plural
 from publisher.errors import ProblemsError, SubscriberError
 from publisher.models import Subscriber
-from publisher.store import Store
-from publisher.store_schema import SUBSCRIBER_STATUSES
-from publisher.subscribers import (
+from publisher.store.database import Store
+from publisher.store.schema import SUBSCRIBER_STATUSES
+from publisher.subscribers.addresses import (
     add_subscriber,
     export_csv,
     import_csv,

@@ -29,7 +29,7 @@ def serve(app: AppContext, host: str, port: int, workers: int, access_log: bool)
     """Serve the output folder, and subscribe / confirm / unsubscribe, until Ctrl+C."""
     import uvicorn
 
-    from publisher.web import create_app
+    from publisher.web.app import create_app
 
     settings = app.settings
     application = create_app(settings)  # configuration problems stop us here, with a message
@@ -63,6 +63,6 @@ def _check_free(host: str, port: int) -> None:
 
 def worker_app() -> object:
     """The application of one of several worker processes."""
-    from publisher.web import create_app
+    from publisher.web.app import create_app
 
     return create_app(load_settings(Path(os.environ[SITE_ENV])))

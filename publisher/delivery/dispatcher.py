@@ -35,7 +35,7 @@ from publisher.delivery.transport import PermanentFailure, TemporaryFailure, Tra
 from publisher.errors import DeliveryError, PublisherError, SubscriberError
 from publisher.lock import LockBusy, file_lock
 from publisher.models import Clock, DeliveryReport, Subscriber
-from publisher.store import Store
+from publisher.store.database import Store
 
 Progress = Callable[[DeliveryReport, int], None]
 """Called after each message with this run's totals so far and how many were owed at the start."""

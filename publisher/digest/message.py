@@ -20,9 +20,9 @@ from email.utils import format_datetime
 from urllib.parse import quote, urlsplit
 
 from publisher.config import Settings
-from publisher.digest import headers
 from publisher.digest.placeholders import FIELD_OF, PATTERN, greeting, html_escape, one_line
 from publisher.errors import ConfigError, Problem, SubscriberError
+from publisher.mail import headers
 from publisher.models import Digest, RenderedDigest
 
 _LINK_SLOT = "unsubscribe_link"  # the per-recipient end of the unsubscribe URL

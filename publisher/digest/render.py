@@ -19,7 +19,6 @@ import jinja2
 
 from publisher import theme
 from publisher.config import CONFIG_NAME, Settings
-from publisher.dates import long_date
 from publisher.digest.inline import inline_css
 from publisher.digest.placeholders import (
     PATTERN,
@@ -31,6 +30,7 @@ from publisher.digest.placeholders import (
 )
 from publisher.errors import Problem, TemplateError
 from publisher.models import Article, Digest, RenderedDigest, Site
+from publisher.text import long_date
 
 HTML_TEMPLATE = "email/digest.html"
 TEXT_TEMPLATE = "email/digest.txt"

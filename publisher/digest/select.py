@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable, Sequence, Set
 from datetime import datetime, timedelta
 
+from publisher.content.frontmatter import slugify
 from publisher.errors import ConfigError, Problem
-from publisher.frontmatter import slugify
 from publisher.models import Article
 
 _PERIOD = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")

@@ -1,0 +1,58 @@
+"""The web copies of sent digests, kept in the site's `digests/` folder.
+
+A digest's "view in browser" page must outlive the email and be rebuilt with the
+rest of the archive, without the build needing the subscriber database. So the
+digest stage saves each web copy here (HTML plus a small JSON record) and the
+build reads this folder like any other input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+from publisher.atomic import atomic_write
+from publisher.build.pages import DigestCopy
+from publisher.errors import ContentError, Problem
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def save_web_copy(folder: Path, copy: DigestCopy) -> None:
+    """Write (or rewrite, identically) one digest's web copy and its record."""
+    if not _ID.match(copy.digest_id):
+        raise ValueError(f"digest id {copy.digest_id!r} cannot name a file")
+    record = {"id": copy.digest_id, "title": copy.title, "date": copy.date.isoformat()}
+    atomic_write(folder / f"{copy.digest_id}.html", copy.web_html.encode())
+    atomic_write(folder / f"{copy.digest_id}.json",
+                 (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode())
+
+
+def load_web_copies(folder: Path, root: Path) -> list[DigestCopy]:
+    """Every saved web copy, oldest first; a damaged record is reported, not skipped."""
+    if not folder.is_dir():
+        return []
+    copies: list[DigestCopy] = []
+    problems: list[Problem] = []
+    for record_path in sorted(folder.glob("*.json")):
+        label = _label(record_path, root)
+        try:
+            record = json.loads(record_path.read_text("utf-8"))
+            html = record_path.with_suffix(".html").read_text("utf-8")
+            copies.append(DigestCopy(str(record["id"]), str(record["title"]),
+                                     datetime.fromisoformat(record["date"]), html))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            problems.append(Problem(f"cannot read this digest's web copy: {exc}", path=label,
+                                    hint="restore the file, or delete it and its .html twin"))
+    if problems:
+        raise ContentError(problems)
+    return sorted(copies, key=lambda c: (c.date, c.digest_id))
+
+
+def _label(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)

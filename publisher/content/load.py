@@ -1,0 +1,224 @@
+"""Read every article in `content/` into `Article`s, or report every problem at once.
+
+Nothing is written here: the loader only reads. Articles whose bytes have not
+changed come from the cache; the others are parsed on every core.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from publisher.content import frontmatter, markup
+from publisher.content.cache import Entry, article_key
+from publisher.errors import ContentError, Problem
+from publisher.models import Article, Author, LoadedContent, PendingId, Tag
+
+ID_NAMESPACE = uuid.UUID("6f1c1d0e-4c4b-5b8e-9a57-2f0d3c1e7a10")
+PARALLEL_THRESHOLD = 200  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    """The settings that change how an article renders; part of the cache key."""
+
+    base_url: str
+    permalink: str
+    timezone: str
+
+    def fingerprint(self) -> str:
+        return f"{self.base_url}\n{self.permalink}\n{self.timezone}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    source: str
+    key: str
+    article: Article | None
+    problems: tuple[Problem, ...]
+
+
+def discover(content_path: Path, root: Path) -> list[tuple[str, str]]:
+    """Every `*.md` below `content_path` (hidden files and folders skipped), sorted.
+
+    Each is named by its path relative to the site root, with "/" separators, and
+    given with its path on disk. Plain strings: at 10,000 files pathlib's objects
+    cost more than reading the files.
+    """
+    base = str(content_path.resolve())
+    try:
+        prefix = Path(base).relative_to(root.resolve()).as_posix() + "/"
+    except ValueError:  # content kept outside the site folder
+        prefix = Path(base).as_posix() + "/"
+    prefix = "" if prefix == "./" else prefix
+    found: list[tuple[str, str]] = []
+    for folder, dirs, files in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        relative = os.path.relpath(folder, base)
+        inner = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        for name in files:
+            if name.endswith(".md") and not name.startswith((".", "_")):
+                found.append((prefix + inner + name, os.path.join(folder, name)))
+    return sorted(found)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """An article file's bytes, and the cache key they give in this site's settings."""
+
+    source: str
+    raw: bytes
+    key: str
+
+
+def scan(content_path: Path, root: Path, context: ParseContext) -> list[SourceFile]:
+    """Read every article file and key it; cheap enough to do on every build."""
+    fingerprint = context.fingerprint()
+    files = []
+    for source, path in discover(content_path, root):
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        files.append(SourceFile(source, raw, article_key(source, raw, fingerprint)))
+    return files
+
+
+def load_content(files: Sequence[SourceFile], context: ParseContext,
+                 cached: Mapping[str, Entry]) -> tuple[LoadedContent, dict[str, Entry]]:
+    """Parse what the cache does not have; raise `ContentError` listing every problem.
+
+    Returns the content and the newly parsed entries, for the caller to cache.
+    """
+    todo = [(f.source, f.raw, f.key) for f in files if f.key not in cached]
+    parsed = {p.source: p for p in _parse_all(todo, context)}
+    articles: list[Article] = []
+    problems: list[Problem] = []
+    for file in files:
+        one = parsed.get(file.source)
+        article, found = (one.article, one.problems) if one else cached[file.key]
+        problems.extend(found)
+        if article is not None:
+            articles.append(article)
+    problems.extend(_duplicates(articles))
+    if any(not p.warning for p in problems):
+        raise ContentError(problems, summary=_summary(problems))
+    articles.sort(key=lambda a: (a.date, a.id), reverse=True)
+    fresh = {p.key: (p.article, p.problems) for p in parsed.values() if p.article is not None}
+    return LoadedContent(
+        articles=tuple(articles),
+        pending_ids=tuple(PendingId(a.source, a.id) for a in articles if a.id_pending),
+        warnings=tuple(p for p in problems if p.warning),
+    ), fresh
+
+
+def derive_id(source: str, fields: frontmatter.FrontMatter) -> str:
+    """An id for an article that has none yet; the build then writes it into the file.
+
+    It is derived rather than random so that two machines building the same
+    checkout agree; once written, edits to the title, date or path no longer matter.
+    """
+    seed = f"{source}\n{fields.date.isoformat()}\n{fields.title}"
+    return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, seed)}"
+
+
+_DUPLICATE_HINTS = {
+    "id": "a copied article keeps the id of its original: delete the `id:` line in the copy "
+          "and the next build assigns a new one",
+    "slug": "give one of the two articles another title or a `slug:` of its own",
+    "URL": "change the slug or the date of one of them",
+}
+
+
+def _duplicates(articles: Iterable[Article]) -> list[Problem]:
+    """Two articles with one id, slug or URL would overwrite each other: name both files."""
+    problems: list[Problem] = []
+    seen: dict[str, dict[str, Article]] = {"id": {}, "slug": {}, "URL": {}}
+    for article in articles:
+        for what, value in (("id", article.id), ("slug", article.slug), ("URL", article.url)):
+            other = seen[what].setdefault(value, article)
+            if other is article or (what == "URL" and other.slug == article.slug):
+                continue  # a shared slug already explains a shared URL
+            problems.append(Problem(
+                f"duplicate {what} {value!r}: {other.source} has the same one",
+                path=article.source, hint=_DUPLICATE_HINTS[what],
+            ))
+    return problems
+
+
+def _summary(problems: list[Problem]) -> str:
+    errors = [p for p in problems if not p.warning]
+    files = {p.path for p in errors}
+    return (
+        f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in "
+        f"{len(files)} file{'s' if len(files) != 1 else ''}; nothing was written"
+    )
+
+
+def _parse_all(todo: list[tuple[str, bytes, str]], context: ParseContext) -> list[_Parsed]:
+    if len(todo) < PARALLEL_THRESHOLD or (os.cpu_count() or 1) < 2:
+        return [_parse_one(item, context) for item in todo]
+    workers = min(os.cpu_count() or 1, 8)
+    chunk = max(1, len(todo) // (workers * 8))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_parse_one, todo, [context] * len(todo), chunksize=chunk))
+
+
+def _parse_one(item: tuple[str, bytes, str], context: ParseContext) -> _Parsed:
+    source, raw, key = item
+    text, problems = frontmatter.decode(raw, source)
+    if text is None:
+        return _Parsed(source, key, None, tuple(problems))
+    fields, problems = frontmatter.parse(text, source, ZoneInfo(context.timezone))
+    if fields is None:
+        return _Parsed(source, key, None, tuple(problems))
+    return _Parsed(source, key, build_article(source, fields, context), tuple(problems))
+
+
+def build_article(source: str, fields: frontmatter.FrontMatter, context: ParseContext) -> Article:
+    """Turn validated front matter and Markdown into a fully resolved `Article`."""
+    local = fields.date.astimezone(ZoneInfo(context.timezone))
+    path = context.permalink.format(
+        year=f"{local.year:04d}", month=f"{local.month:02d}", day=f"{local.day:02d}",
+        slug=fields.slug,
+    )
+    url = context.base_url + path
+    content_html = markup.markdown_to_html(fields.body, url)
+    if fields.summary:
+        summary_html = markup.inline_markdown_to_html(fields.summary, url)
+    else:
+        summary_html = markup.first_paragraph(content_html)
+    author = Author(**fields.author) if fields.author else None
+    article = Article(
+        source=source,
+        id=fields.id or derive_id(source, fields),
+        title=fields.title,
+        slug=fields.slug,
+        path=path,
+        url=url,
+        date=fields.date,
+        updated=fields.updated or fields.date,
+        summary_html=summary_html,
+        summary_text=markup.html_to_text(summary_html),
+        content_html=content_html,
+        tags=tuple(Tag(name, frontmatter.slugify(name)) for name in fields.tags),
+        author=author,
+        image=markup.absolute_url(fields.image, url) if fields.image else None,
+        draft=fields.draft,
+        id_pending=fields.id is None,
+    )
+    return replace(article, fingerprint=rendered_fingerprint(article))
+
+
+def rendered_fingerprint(article: Article) -> str:
+    """A hash of everything a renderer can show of the article.
+
+    Outputs are keyed on this rather than on the file's bytes, so writing the id
+    into the front matter, or editing a comment, re-renders nothing.
+    """
+    shown = replace(article, source="", fingerprint="", id_pending=False)
+    return hashlib.blake2b(repr(shown).encode(), digest_size=16).hexdigest()

@@ -1,0 +1,1 @@
+"""The mail wing: header fields encoded by hand, and the confirmation message."""

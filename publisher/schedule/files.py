@@ -1,0 +1,186 @@
+"""Read `schedules/*.toml` into validated, frozen `Schedule`s.
+
+Every problem of every file is reported at once, each naming the file, the line
+and the key, in the same words as the problems of `publisher.toml`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from publisher.config import Settings, key_lines, validate_model
+from publisher.errors import ConfigError, Problem
+from publisher.models import Schedule
+from publisher.schedule.times import parse_cron, parse_duration
+
+DEFAULT_CATCH_UP = "6h"
+DIGEST_ONLY = ("tags", "min_items", "max_items")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100"
+
+
+class ScheduleFile(BaseModel):
+    """One schedule file as written; cross-key rules are checked in `_cross_check`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    action: Literal["build", "digest"]
+    cron: str | None = None
+    every: str | None = None
+    timezone: str | None = None
+    tags: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    min_items: Annotated[int, Field(ge=1)] | None = None
+    max_items: Annotated[int, Field(ge=1)] | None = None
+    catch_up: str = DEFAULT_CATCH_UP
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME.match(value):
+            raise ValueError(f"{value!r} is not a schedule name: use {_NAME_RULE} characters")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_cron(" ".join(value.split()))
+        return value
+
+    @field_validator("every", "catch_up")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown timezone {value!r}; use an IANA name such as "
+                                 "'Europe/Lisbon' or 'UTC'") from None
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any("," in tag for tag in value):
+            raise ValueError("a tag cannot contain a comma; write each tag as its own string")
+        return tuple(tag.strip() for tag in value)
+
+
+def load_schedules(settings: Settings) -> tuple[Schedule, ...]:
+    """Every schedule of the site, sorted by name; `ConfigError` lists every problem."""
+    folder = settings.path(settings.schedules_dir)
+    if not folder.is_dir():
+        return ()
+    schedules: list[Schedule] = []
+    problems: list[Problem] = []
+    for path in sorted(folder.glob("*.toml")):
+        label = f"{settings.schedules_dir.rstrip('/')}/{path.name}"
+        try:
+            schedules.append(read_schedule(path, label, settings))
+        except ConfigError as exc:
+            problems += exc.problems
+    problems += _duplicates(schedules)
+    if problems:
+        raise ConfigError(problems)
+    return tuple(sorted(schedules, key=lambda s: s.name))
+
+
+def read_schedule(path: Path, label: str, settings: Settings) -> Schedule:
+    """One file: TOML, then keys and values, then the rules that join keys."""
+    text = _read_text(path, label)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise ConfigError([Problem(f"not valid TOML: {exc}", path=label,
+                                   line=int(match.group(1)) if match else None,
+                                   hint="see https://toml.io for the syntax")]) from None
+    problems = _cross_check(data, label, text)
+    if "name" not in data and not _NAME.match(path.stem):
+        problems.append(Problem(f"the file name {path.stem!r} cannot be a schedule name",
+                                path=label, key="name",
+                                hint=f'add name = "..." ({_NAME_RULE} characters)'))
+    model: ScheduleFile | None = None
+    try:
+        model = validate_model(ScheduleFile, data, label, text)
+    except ConfigError as exc:
+        problems = exc.problems + problems
+    if problems or model is None:
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
+    return _to_schedule(model, path.stem, label, settings)
+
+
+def _read_text(path: Path, label: str) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                                   path=label, hint="save the file as UTF-8")]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(f"cannot be read: {exc.strerror or exc}",
+                                   path=label)]) from None
+
+
+def _cross_check(data: dict[str, Any], label: str, text: str) -> list[Problem]:
+    """The rules pydantic sees key by key: one timetable, and digest-only keys."""
+    lines = key_lines(text)
+    problems = []
+    if "cron" in data and "every" in data:
+        problems.append(Problem("cannot be set together with `cron`", path=label,
+                                line=lines.get("every"), key="every",
+                                hint="keep either cron (times of day) or every (an interval)"))
+    elif "cron" not in data and "every" not in data:
+        problems.append(Problem("a schedule needs a timetable: `cron` or `every`", path=label,
+                                key="cron", hint='add cron = "0 7 * * mon-fri" or '
+                                'every = "15m"'))
+    if data.get("action") == "build":
+        problems += [Problem("only a digest schedule takes this key", path=label,
+                             line=lines.get(key), key=key,
+                             hint='remove it, or set action = "digest"')
+                     for key in DIGEST_ONLY if key in data]
+    return problems
+
+
+def _to_schedule(model: ScheduleFile, stem: str, label: str, settings: Settings) -> Schedule:
+    digest = model.action == "digest"
+    return Schedule(
+        name=model.name or stem,
+        action=model.action,
+        timezone=model.timezone or settings.timezone,
+        cron=" ".join(model.cron.split()) if model.cron is not None else None,
+        every=parse_duration(model.every) if model.every is not None else None,
+        catch_up=parse_duration(model.catch_up),
+        tags=model.tags,
+        min_items=(model.min_items or settings.email.min_items) if digest else None,
+        max_items=(model.max_items or settings.email.max_items) if digest else None,
+        enabled=model.enabled,
+        source=label,
+    )
+
+
+def _duplicates(schedules: list[Schedule]) -> list[Problem]:
+    first: dict[str, Schedule] = {}
+    problems = []
+    for schedule in schedules:
+        other = first.setdefault(schedule.name, schedule)
+        if other is not schedule:
+            problems.append(Problem(
+                f"the name {schedule.name!r} is already used by {other.source}",
+                path=schedule.source, key="name",
+                hint="give each schedule its own name; the store keeps its state by name"))
+    return problems

@@ -1,0 +1,115 @@
+"""The ledger's per-message statements, compiled once per store.
+
+The dispatcher runs `claim` and one of the outcomes for every message, about
+1,500 times a second. Each statement is built with SQLAlchemy Core once,
+compiled once for the connection's dialect, and then run as driver SQL with
+its parameters: this skips the per-call cache lookup and parameter assembly of
+a Core execution (about a fifth of the time of a claim and a mark_sent) while
+keeping SQLAlchemy's connection, events and error wrapping. Each is a single
+statement, so on SQLite it commits without a BEGIN of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import (
+    Dialect,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    literal_column,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.sql.dml import Insert
+
+from publisher.store.schema import DONE, UTCDateTime, deliveries, subscribers
+
+_DIGEST = bindparam("b_digest", type_=String())
+_SUBSCRIBER = bindparam("b_subscriber", type_=Integer())
+_NOW = bindparam("b_now", type_=UTCDateTime())
+_REPLY = bindparam("b_reply", type_=Text())
+
+
+def _const(value: str) -> Any:
+    """A status written into the SQL: no parameter to bind, no IN list to expand per call."""
+    return literal_column(f"'{value}'")
+
+
+class Prepared:
+    """A statement compiled once for one dialect, run as driver SQL."""
+
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self._positions = compiled.positiontup  # None when the driver takes names
+        self._processors = [
+            (name, processor) for name, bind in compiled.binds.items()
+            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
+        ]
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> CursorResult[Any]:
+        values = dict(params)
+        for name, processor in self._processors:
+            values[name] = processor(values[name])
+        if self._positions is None:
+            return conn.exec_driver_sql(self.sql, values)
+        return conn.exec_driver_sql(self.sql, tuple(values[n] for n in self._positions))
+
+
+class LedgerStatements:
+    """claim, sent, deferred, failed and bounced, for one SQL dialect."""
+
+    def __init__(self, dialect: Dialect, dialect_insert: Callable[[Any], Any]) -> None:
+        self.claim = Prepared(_claim(dialect_insert), dialect)
+        self.sent = Prepared(_outcome("sent"), dialect)
+        self.deferred = Prepared(_outcome("deferred", next_attempt_at=bindparam(
+            "b_next", type_=UTCDateTime())).returning(deliveries.c.attempts), dialect)
+        self.failed = Prepared(_outcome("failed"), dialect)
+        self.bounced = Prepared(update(subscribers).where(
+            subscribers.c.id == _SUBSCRIBER,
+            or_(subscribers.c.status == _const("active"),
+                subscribers.c.status == _const("pending")),
+        ).values(status=_const("bounced"), status_reason=_REPLY, updated_at=_NOW), dialect)
+
+
+def _claim(dialect_insert: Callable[[Any], Any]) -> Insert:
+    """INSERT the row as pending, or turn an unfinished row back to pending.
+
+    The SELECT finds nothing unless the subscriber is active; the conflict
+    clause changes nothing if the row is finished or deferred past now. So the
+    statement changes one row exactly when the message may be sent.
+    """
+    source = select(
+        _DIGEST, subscribers.c.id, literal_column("'pending'"), literal_column("0"),
+        literal_column("''"), _NOW,
+    ).where(subscribers.c.id == _SUBSCRIBER, subscribers.c.status == _const("active"))
+    stmt = dialect_insert(deliveries).from_select(
+        ["digest_id", "subscriber_id", "status", "attempts", "reply", "updated_at"], source)
+    return stmt.on_conflict_do_update(
+        index_elements=[deliveries.c.digest_id, deliveries.c.subscriber_id],
+        set_={"status": _const("pending"), "updated_at": stmt.excluded.updated_at},
+        where=and_(
+            *(deliveries.c.status != _const(done) for done in DONE),
+            or_(deliveries.c.status != _const("deferred"),
+                deliveries.c.next_attempt_at.is_(None),
+                deliveries.c.next_attempt_at <= stmt.excluded.updated_at),
+        ),
+    )
+
+
+def _outcome(status: str, **extra: Any) -> Any:
+    """UPDATE one row to `status` with the server's reply; every outcome is one attempt."""
+    values = {"status": _const(status), "reply": _REPLY,
+              "attempts": deliveries.c.attempts + literal_column("1"),
+              "next_attempt_at": null(), "updated_at": _NOW, **extra}
+    return update(deliveries).where(
+        deliveries.c.digest_id == _DIGEST, deliveries.c.subscriber_id == _SUBSCRIBER,
+    ).values(values)

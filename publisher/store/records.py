@@ -1,0 +1,119 @@
+"""The values the store hands out, and the small conversions between rows and values.
+
+Kept beside `store.py` so that the class there holds only queries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from publisher.content.frontmatter import slugify
+from publisher.models import Digest, Subscriber
+from publisher.store.schema import SUBSCRIBER_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubscriber:
+    """An address to add, normalised, with what we know about its owner."""
+
+    email: str
+    name: str = ""
+    tags: tuple[str, ...] = ()
+    status: str = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    """A digest with what the archive shows beside it."""
+
+    digest: Digest
+    subject: str
+    completed_at: datetime | None
+    audience: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row of the ledger."""
+
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    reply: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleState:
+    """What the scheduler last did for one schedule."""
+
+    name: str
+    last_due_at: datetime | None
+    outcome: str
+    message: str
+    ran_at: datetime
+
+
+def address_key(email: str) -> str:
+    """The form two addresses are compared in: `Ann@Example.org` is `ann@example.org`."""
+    return email.strip().lower()
+
+
+def make_digest_id(schedule: str, due_at: datetime, attempt: int = 1) -> str:
+    """A short, URL-safe id such as `weekly-20261125-0700` (UTC)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", schedule.lower()).strip("-")[:40] or "digest"
+    due = due_at.astimezone(UTC)
+    stamp = due.strftime("%Y%m%d-%H%M%S" if due.second else "%Y%m%d-%H%M")
+    return f"{slug}-{stamp}" + (f"-{attempt}" if attempt > 1 else "")
+
+
+def chunks(items: Iterable[NewSubscriber], size: int) -> Iterator[list[NewSubscriber]]:
+    chunk: list[NewSubscriber] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def subscriber_row(entry: NewSubscriber, now: datetime) -> dict[str, Any]:
+    check_value(entry.status, SUBSCRIBER_STATUSES, "subscriber status")
+    return {"email": entry.email.strip(), "email_key": address_key(entry.email),
+            "name": entry.name, "tags": tags_text(entry.tags), "status": entry.status,
+            "created_at": now, "updated_at": now}
+
+
+def tags_text(tags: Sequence[str]) -> str:
+    """Tags as stored: as slugs, like the site's topic pages and the subscribe form's
+    topics ("City Hall" is `city-hall`), so matching is alike on every database."""
+    if any("," in tag for tag in tags):
+        raise ValueError(f"a tag cannot contain a comma: {list(tags)!r}")
+    slugs = dict.fromkeys(slugify(tag) for tag in tags)
+    return ",".join(slug for slug in slugs if slug)
+
+
+def tags_of(text: str) -> tuple[str, ...]:
+    return tuple(text.split(",")) if text else ()
+
+
+def check_value(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+
+
+def to_subscriber(row: Row[Any]) -> Subscriber:
+    return Subscriber(row.id, row.email, row.name, tags_of(row.tags), row.status,
+                      row.created_at)
+
+
+def to_digest_record(row: Row[Any], article_ids: list[str]) -> DigestRecord:
+    digest = Digest(row.id, row.schedule, row.due_at, row.created_at, tuple(article_ids))
+    return DigestRecord(digest, row.subject, row.completed_at, tags_of(row.audience))

@@ -1,0 +1,1 @@
+"""The subscribers wing: which addresses may be on the list, files of them, signed links."""

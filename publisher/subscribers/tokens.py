@@ -1,0 +1,101 @@
+"""Signed links for one subscriber and one purpose: unsubscribe and confirm.
+
+An unsubscribe token is `<id>.<signature>` and never expires (a digest read a
+year later must still let its reader leave); a confirm token is
+`<id>.<unix time>.<signature>` and expires. The signature is an HMAC-SHA256
+(itsdangerous, with a key derived from the secret and the purpose) over the
+subscriber id, the time, and the subscriber's address. The address is not in
+the token, so a link names nobody to whoever sees it, and it is bound to the
+address all the same: if an id ever comes to belong to another address (a
+restored or merged database), old links for it stop working.
+
+Checking a token therefore needs the subscriber: callers pass a look-up such
+as `store.get_subscriber_by_id`. Tokens are URL-safe and about 50 characters,
+short enough for a `List-Unsubscribe` header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from itsdangerous import Signer
+
+from publisher.errors import TokenError
+from publisher.models import Subscriber
+from publisher.store.database import address_key
+
+Lookup = Callable[[int], Subscriber | None]
+"""Finds a subscriber by id, e.g. `Store.get_subscriber_by_id`."""
+
+_UNSUBSCRIBE = "publisher.unsubscribe"
+_CONFIRM = "publisher.confirm"
+_NUMBER = re.compile(r"^[0-9]{1,19}$")
+
+
+class TokenExpired(TokenError):
+    """A genuine confirm token, but older than it may be."""
+
+
+def unsubscribe_token(secret: str, subscriber: Subscriber) -> str:
+    """The token of `subscriber`'s unsubscribe link; the same every time."""
+    return f"{subscriber.id}.{_sign(secret, _UNSUBSCRIBE, subscriber, '')}"
+
+
+def read_unsubscribe_token(secret: str, token: str, find: Lookup) -> Subscriber:
+    """The subscriber an unsubscribe token was made for, or `TokenError`."""
+    parts = token.strip().split(".")
+    if len(parts) != 2 or not _NUMBER.match(parts[0]):
+        raise _invalid()
+    subscriber = find(int(parts[0]))
+    if subscriber is None or not _verify(secret, _UNSUBSCRIBE, subscriber, "", parts[1]):
+        raise _invalid()
+    return subscriber
+
+
+def confirm_token(secret: str, subscriber: Subscriber, *, now: datetime) -> str:
+    """The token of the link that confirms a new subscription, stamped with `now`."""
+    stamp = str(int(now.timestamp()))
+    return f"{subscriber.id}.{stamp}.{_sign(secret, _CONFIRM, subscriber, stamp)}"
+
+
+def read_confirm_token(secret: str, token: str, find: Lookup, *, max_age: timedelta,
+                       now: datetime) -> Subscriber:
+    """The subscriber a confirm token was made for; `TokenExpired` once `max_age` has passed."""
+    parts = token.strip().split(".")
+    if len(parts) != 3 or not _NUMBER.match(parts[0]) or not _NUMBER.match(parts[1]):
+        raise _invalid()
+    subscriber = find(int(parts[0]))
+    if subscriber is None or not _verify(secret, _CONFIRM, subscriber, parts[1], parts[2]):
+        raise _invalid()
+    if now.timestamp() - int(parts[1]) > max_age.total_seconds():
+        raise TokenExpired("this confirmation link has expired",
+                           hint="subscribe again to receive a new link")
+    return subscriber
+
+
+def _signer(secret: str, purpose: str) -> Signer:
+    if not secret:
+        raise ValueError("a signing secret must not be empty")
+    return Signer(secret, salt=purpose, key_derivation="hmac", digest_method=hashlib.sha256)
+
+
+def _message(subscriber: Subscriber, stamp: str) -> str:
+    return f"{subscriber.id}.{stamp}.{address_key(subscriber.email)}"
+
+
+def _sign(secret: str, purpose: str, subscriber: Subscriber, stamp: str) -> str:
+    return _signer(secret, purpose).get_signature(_message(subscriber, stamp)).decode("ascii")
+
+
+def _verify(secret: str, purpose: str, subscriber: Subscriber, stamp: str, signature: str
+            ) -> bool:
+    return _signer(secret, purpose).verify_signature(_message(subscriber, stamp), signature)
+
+
+def _invalid() -> TokenError:
+    return TokenError("this link is not valid",
+                      hint="it may have been cut short when copied: use the whole link from "
+                      "the latest email")

@@ -1,0 +1,263 @@
+"""The HTTP face of a site: the published folder, and subscribe / confirm / unsubscribe.
+
+`create_app(settings)` returns the ASGI application `publisher serve` runs:
+
+    POST /subscribe               double opt-in: one message, the same answer for every address
+    GET  /confirm?token=...       a page with a button (changes nothing)
+    POST /confirm                 confirms (pending -> active)
+    GET  /unsubscribe?token=...   a page with a button (changes nothing)
+    POST /unsubscribe[?token=...] unsubscribes; also RFC 8058 one-click
+                                  (body `List-Unsubscribe=One-Click`, token in the query)
+    GET  anything else            a file of the published folder (see `web_static`)
+
+The clock and the transport are passed in, so tests run on a fixed time and
+read the messages from an outbox. The rules of the list are in `web_forms`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from functools import partial
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from publisher import theme
+from publisher.clock import system_clock
+from publisher.config import Settings
+from publisher.delivery import make_transport
+from publisher.errors import (
+    OutputError,
+    PublisherError,
+    StoreError,
+    SubscriberError,
+    TokenError,
+)
+from publisher.mail.confirmation import HTML_TEMPLATE, TEXT_TEMPLATE, ConfirmationMail
+from publisher.models import Clock
+from publisher.store.database import Store
+from publisher.web.forms import (
+    MailUnavailable,
+    Outcome,
+    RateLimiter,
+    Subscriptions,
+    TransportFactory,
+)
+from publisher.web.pages import (
+    SERVICE_PATHS,
+    ErrorGuard,
+    Pages,
+    Policies,
+    SecurityHeaders,
+    server_error,
+)
+from publisher.web.static import StaticFiles
+
+log = logging.getLogger("publisher.web")
+
+SIGNING_KEY_USE = "the key that signs confirm and unsubscribe links"
+MAX_BODY = 64 * 1024  # the forms are a few hundred bytes
+SERVICE_TEMPLATES = ("site/subscribed.html", "site/confirm.html", "site/unsubscribe.html",
+                     "site/service-error.html")
+MAIL_TEMPLATES = (TEXT_TEMPLATE, HTML_TEMPLATE)
+ALLOWED = {"/subscribe": "GET, HEAD, POST", "/confirm": "GET, HEAD, POST",
+           "/unsubscribe": "GET, HEAD, POST"}
+FORM_ERRORS = {400: "the form could not be read",
+               413: "the request is larger than this service accepts",
+               404: "there is no page at this address"}
+
+
+class Service:
+    """The endpoints of the subscription service."""
+
+    def __init__(self, subscriptions: Subscriptions, pages: Pages, limiter: RateLimiter,
+                 confirm_hours: int) -> None:
+        self.subscriptions, self.pages, self.limiter = subscriptions, pages, limiter
+        self.confirm_hours = confirm_hours
+
+    async def subscribe(self, request: Request) -> Response:
+        path = request.url.path
+        wait = self.limiter.hit(request.client.host if request.client else "")
+        if wait is not None:
+            return self.pages.error(path, 429, "too many subscribe requests came from your "
+                                    "network", f"please try again in {_duration(wait)}",
+                                    headers={"retry-after": str(wait)})
+        async with limited(request).form(max_files=0, max_fields=200) as form:
+            address = _text(form, "email")
+            topics = [value for value in form.getlist("topics") if isinstance(value, str)]
+        try:
+            await run_in_threadpool(self.subscriptions.subscribe, address, topics)
+        except SubscriberError as exc:
+            return self.pages.error(path, 400, exc.problem.message, exc.problem.hint)
+        except (MailUnavailable, StoreError) as exc:
+            return self.unavailable(path, exc)
+        return self.pages.render(path, "site/subscribed.html",
+                                 confirm_hours=self.confirm_hours)
+
+    async def confirm(self, request: Request) -> Response:
+        action = (self.subscriptions.confirm if request.method == "POST"
+                  else self.subscriptions.look_at_confirm)
+        return await self._link(request, action, "site/confirm.html")
+
+    async def unsubscribe(self, request: Request) -> Response:
+        action = (self.subscriptions.unsubscribe if request.method == "POST"
+                  else self.subscriptions.look_at_unsubscribe)
+        return await self._link(request, action, "site/unsubscribe.html")
+
+    async def _link(self, request: Request, action: Callable[[str], Outcome],
+                    template: str) -> Response:
+        """A confirm or unsubscribe link: the token from the form, else from the query."""
+        token = ""
+        if request.method == "POST":
+            async with limited(request).form(max_files=0, max_fields=20) as form:
+                token = _text(form, "token")
+        token = token or request.query_params.get("token", "")
+        try:
+            outcome = await run_in_threadpool(action, token)
+        except TokenError as exc:
+            return self.pages.error(request.url.path, 400, exc.problem.message,
+                                    exc.problem.hint)
+        except StoreError as exc:
+            return self.unavailable(request.url.path, exc)
+        return self.pages.render(request.url.path, template, state=outcome.state,
+                                 email=outcome.email, token=outcome.token)
+
+    def unavailable(self, path: str, exc: PublisherError) -> Response:
+        """503: the mail server or the database is out of reach; try again later."""
+        if isinstance(exc, StoreError):
+            log.warning("the subscriber list cannot be reached: %s", exc)
+            return self.pages.error(path, 503, "the subscriber list cannot be reached just now",
+                                    "please try again in a few minutes")
+        return self.pages.error(path, 503, exc.problem.message, exc.problem.hint)
+
+    async def http_error(self, request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 400
+        return self._plain_error(request.url.path, status)
+
+    async def error_page(self, scope: Scope, receive: Receive, send: Send, status: int) -> None:
+        """For the static files: 404 (when the site has no 404.html) and 405."""
+        await self._plain_error(scope["path"], status)(scope, receive, send)
+
+    def _plain_error(self, path: str, status: int) -> Response:
+        if status == 405:
+            allow = ALLOWED.get(path, "GET, HEAD")
+            return self.pages.error(path, 405, f"this address answers only {allow}",
+                                    headers={"allow": allow})
+        return self.pages.error(path, status, FORM_ERRORS.get(status, "the request failed"))
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock,
+               transport_factory: TransportFactory | None = None) -> ASGIApp:
+    """The service for one site; every configuration problem is raised here, at start-up."""
+    secret = settings.secret(settings.web.secret_env, SIGNING_KEY_USE)
+    if not settings.output_path.is_dir():
+        raise OutputError("there is nothing to serve yet", path=settings.output_path,
+                          hint="run `publisher build` first")
+    if transport_factory is None:
+        make_transport(settings)  # a missing SMTP password stops the start, not a subscriber
+        transport_factory = partial(make_transport, settings)
+    pages, mail = Pages(settings), ConfirmationMail(settings)
+    for env, names in ((pages.env, SERVICE_TEMPLATES), (mail.env, MAIL_TEMPLATES)):
+        for name in names:  # a broken template stops the start too
+            theme.get_template(env, name)
+    store = StoreHandle(settings.store_url)
+    store()  # and so does a database that cannot be opened
+    subscriptions = Subscriptions(
+        store, secret, clock, mail, transport_factory,
+        confirm_ttl=timedelta(hours=settings.web.confirm_ttl_hours),
+        service_url=settings.service_url, topics_folder=settings.output_path / "tags")
+    limiter = RateLimiter(settings.web.subscribe_per_hour, timedelta(hours=1), clock)
+    service = Service(subscriptions, pages, limiter, settings.web.confirm_ttl_hours)
+    static = StaticFiles(settings.output_path, service.error_page)
+    app = Starlette(
+        routes=[Route("/subscribe", service.subscribe, methods=["POST"]),
+                Route("/confirm", service.confirm, methods=["GET", "POST"]),
+                Route("/unsubscribe", service.unsubscribe, methods=["GET", "POST"]),
+                Route("/{path:path}", static)],
+        exception_handlers={HTTPException: service.http_error, Exception: server_error},
+        lifespan=store.lifespan)
+    return SecurityHeaders(ErrorGuard(Split(app, static)), Policies(settings))
+
+
+class Split:
+    """Files straight to the static handler; the service's paths (and the rest) to Starlette.
+
+    A feed request then costs a stat and a dictionary look-up, not a pass through
+    Starlette's routing and middleware.
+    """
+
+    def __init__(self, app: ASGIApp, static: StaticFiles) -> None:
+        self.app, self.static = app, static
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in SERVICE_PATHS:
+            await self.static(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class StoreHandle:
+    """The app's one store connection: opened on first use, closed when the app stops."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = Store.open(self.url)
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        """Closes the connection when the server stops."""
+        try:
+            yield
+        finally:
+            self.close()
+
+
+def limited(request: Request) -> Request:
+    """The request, with a body of at most `MAX_BODY` bytes (else 413, before parsing)."""
+    length = request.headers.get("content-length", "")
+    if length and (not length.isdigit() or int(length) > MAX_BODY):
+        raise HTTPException(413)
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > MAX_BODY:
+            raise HTTPException(413)
+        return message
+
+    return Request(request.scope, receive)
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return "" if value is None or isinstance(value, UploadFile) else value
+
+
+def _duration(seconds: int) -> str:
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
