@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from publisher.text import plural
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -67,7 +69,7 @@ class ProblemsError(PublisherError):
     def __init__(self, problems: Iterable[Problem], summary: str = "") -> None:
         self._problems = list(problems)
         errors = sum(1 for p in self._problems if not p.warning)
-        head = summary or f"{errors} problem{'s' if errors != 1 else ''} found"
+        head = summary or f"{plural(errors, 'problem')} found"
         Exception.__init__(self, head + "\n" + "\n".join(str(p) for p in self._problems))
         self.summary = head
 

@@ -28,6 +28,7 @@ from publisher.content.load import ParseContext, load_content, scan
 from publisher.errors import ConfigError, ContentError, Problem
 from publisher.lock import file_lock
 from publisher.models import Article, BuildReport, Clock, LoadedContent, OutputFile, Site
+from publisher.text import plural
 
 CACHE_NAME = "articles.sqlite"
 FEED_FORMAT = "1"  # bump when the feed renderers change what they write
@@ -233,4 +234,4 @@ def check(settings: Settings, clock: Clock, *, strict: bool = False) -> tuple[Lo
 
 def _count(problems: Sequence[Problem]) -> str:
     errors = sum(1 for p in problems if not p.warning)
-    return f"{errors} problem{'s' if errors != 1 else ''} found; nothing was written"
+    return f"{plural(errors, 'problem')} found; nothing was written"

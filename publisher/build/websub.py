@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from publisher.text import plural
+
 log = logging.getLogger("publisher.websub")
 
 USER_AGENT = "publisher (WebSub publish ping)"
@@ -48,12 +50,11 @@ class PingReport:
         feeds = len({p.url for p in self.pings})
         bad = sorted({p.hub for p in self.failed})
         told = f"{len(hubs) - len(bad)} of {len(hubs)}" if bad else str(len(hubs))
-        text = f"notified {told} hub{'s' if len(hubs) != 1 else ''} of {feeds} changed " \
-            f"feed{'s' if feeds != 1 else ''}"
+        hub_word = "hub" if len(hubs) == 1 else "hubs"
+        text = f"notified {told} {hub_word} of {plural(feeds, 'changed feed')}"
         for hub in bad:
             first = next(p for p in self.failed if p.hub == hub)
-            text += f"; {hub} gave up after {first.attempts} attempt" \
-                f"{'s' if first.attempts != 1 else ''}: {first.error}"
+            text += f"; {hub} gave up after {plural(first.attempts, 'attempt')}: {first.error}"
         return text
 
 

@@ -16,6 +16,9 @@ from publisher.clock import parse_moment, system_clock
 from publisher.config import Settings, find_site_root, load_settings
 from publisher.errors import Problem, PublisherError
 from publisher.models import Clock
+from publisher.text import plural
+
+__all__ = ["AppContext", "cli", "pass_app", "plural", "report_problems", "warn"]
 
 
 @dataclass
@@ -97,11 +100,6 @@ def report_problems(problems: list[Problem], summary: str | None = None) -> None
         click.echo(click.style(f"{label}: ", fg=colour, bold=True) + str(problem), err=True)
     if summary and len(problems) > 1:
         click.echo(summary, err=True)
-
-
-def plural(count: int, word: str) -> str:
-    """"1 article", "1,024 articles"."""
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def warn(problems: list[Problem]) -> None:

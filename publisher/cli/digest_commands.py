@@ -59,7 +59,7 @@ def preview(app: AppContext, schedule_name: str | None, out: Path | None,
     if result is None:
         click.echo("nothing new: no digest would be sent now")
         return
-    articles = f"{result.articles} article{'' if result.articles == 1 else 's'}"
+    articles = plural(result.articles, "article")
     click.echo(f"preview of digest {result.digest_id} ({articles}), as {result.recipient} "
                "would receive it:")
     for path in result.files:

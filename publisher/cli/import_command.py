@@ -9,9 +9,9 @@ import click
 
 from publisher.cli import AppContext, cli, pass_app
 from publisher.clock import parse_moment
-from publisher.content.frontmatter import slugify
 from publisher.content.importer import ImportOptions, import_files
 from publisher.errors import ProblemsError
+from publisher.text import plural, slugify
 
 
 def _tags(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -59,8 +59,8 @@ def import_(app: AppContext, files: tuple[Path, ...], date_text: str | None,
     for done in report.imported:
         click.echo(f"imported {done.source} as {done.target}")
     count = len(report.imported)
-    click.echo(f"imported {count} of {len(files)} file{'' if len(files) == 1 else 's'}")
+    click.echo(f"imported {count} of {plural(len(files), 'file')}")
     if report.problems:
         failed = len(report.problems)
         raise ProblemsError(report.problems,
-                            summary=f"{failed} file{'' if failed == 1 else 's'} not imported")
+                            summary=f"{plural(failed, 'file')} not imported")

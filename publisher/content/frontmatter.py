@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 from email.utils import parsedate_to_datetime
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 
 from publisher.errors import Problem
+from publisher.text import one_line, slugify
 
 try:  # the C loader is several times faster; PyYAML ships it in its wheels
     from yaml import CSafeLoader as SafeLoader
@@ -181,10 +181,10 @@ def _validate(
 
 
 def _one_line(value: Any) -> str:
-    """Titles end up in email headers: collapse every run of white space, CR/LF included."""
+    """A scalar as one line of text (titles end up in email headers); "" for a mapping or list."""
     if value is None or isinstance(value, dict | list):
         return ""
-    return " ".join(str(value).split())
+    return one_line(str(value))
 
 
 def _date(data: dict[Any, Any], key: str, zone: tzinfo, problem: Any, *, required: bool
@@ -251,14 +251,6 @@ def _author(value: Any, problem: Any) -> dict[str, str] | None:
         return {k: _one_line(v) for k, v in value.items() if k in ("name", "email", "url") and v}
     problem("author", "author must be a name, or a mapping with name (and email, url)")
     return None
-
-
-def slugify(text: str) -> str:
-    """Lowercase words joined by hyphens; accents and apostrophes dropped, other scripts kept."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c) and c not in "'’")
-    words = re.split(r"[\W_]+", stripped.lower())
-    return "-".join(w for w in words if w)[:80].strip("-")
 
 
 def _yaml_problem(exc: yaml.YAMLError, source: str) -> Problem:

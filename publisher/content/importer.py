@@ -53,6 +53,7 @@ from publisher.content import frontmatter
 from publisher.content.ids import insert_id
 from publisher.content.load import derive_id
 from publisher.errors import ImporterError, Problem
+from publisher.text import slugify
 
 MAX_TITLE_CHARS = 200
 MAX_HEADING_WORDS = 12
@@ -141,7 +142,7 @@ def _check_title(title: str, line: int, source: str) -> None:
             f"and a title has at most {MAX_TITLE_CHARS}",
             path=source, line=line, hint=LAYOUT_HINT,
         )
-    if not frontmatter.slugify(title):
+    if not slugify(title):
         raise ImporterError(
             f"no title line: the first line {title!r} has no letters or digits",
             path=source, line=line, hint=LAYOUT_HINT,
@@ -285,7 +286,7 @@ def import_file(path: Path, settings: Settings, options: ImportOptions,
     label = str(path)
     article = parse_text(_read_text(path), label)
     date = (options.date or _modified(path, settings.zone)).replace(microsecond=0)
-    target = settings.content_path / f"{frontmatter.slugify(article.title)}.md"
+    target = settings.content_path / f"{slugify(article.title)}.md"
     relative = site_relative(target, settings.root)
     text = to_markdown(article, date=date, source=relative, tags=options.tags,
                        draft=options.draft)

@@ -19,6 +19,7 @@ from publisher.content import frontmatter, markup
 from publisher.content.cache import Entry, article_key
 from publisher.errors import ContentError, Problem
 from publisher.models import Article, Author, LoadedContent, PendingId, Tag
+from publisher.text import plural, slugify
 
 ID_NAMESPACE = uuid.UUID("6f1c1d0e-4c4b-5b8e-9a57-2f0d3c1e7a10")
 PARALLEL_THRESHOLD = 200  # below this, starting worker processes costs more than it saves
@@ -154,8 +155,7 @@ def _summary(problems: list[Problem]) -> str:
     errors = [p for p in problems if not p.warning]
     files = {p.path for p in errors}
     return (
-        f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in "
-        f"{len(files)} file{'s' if len(files) != 1 else ''}; nothing was written"
+        f"{plural(len(errors), 'problem')} in {plural(len(files), 'file')}; nothing was written"
     )
 
 
@@ -205,7 +205,7 @@ def build_article(source: str, fields: frontmatter.FrontMatter, context: ParseCo
         summary_html=summary_html,
         summary_text=markup.html_to_text(summary_html),
         content_html=content_html,
-        tags=tuple(Tag(name, frontmatter.slugify(name)) for name in fields.tags),
+        tags=tuple(Tag(name, slugify(name)) for name in fields.tags),
         author=author,
         image=markup.absolute_url(fields.image, url) if fields.image else None,
         draft=fields.draft,

@@ -20,10 +20,11 @@ from email.utils import format_datetime
 from urllib.parse import quote, urlsplit
 
 from publisher.config import Settings
-from publisher.digest.placeholders import FIELD_OF, PATTERN, greeting, html_escape, one_line
+from publisher.digest.placeholders import FIELD_OF, PATTERN, greeting, html_escape
 from publisher.errors import ConfigError, Problem, SubscriberError
 from publisher.mail import headers
 from publisher.models import Digest, RenderedDigest
+from publisher.text import one_line
 
 _LINK_SLOT = "unsubscribe_link"  # the per-recipient end of the unsubscribe URL
 _TO, _MESSAGE_ID, _LIST_UNSUBSCRIBE = 1, 2, 3  # where the per-recipient headers go

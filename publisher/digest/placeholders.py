@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from markupsafe import escape as _markup_escape
 
+from publisher.text import one_line
+
 FIELDS = ("greeting", "name", "email", "unsubscribe_url")
 """What a template may say about its recipient."""
 
@@ -23,8 +25,6 @@ FIELD_OF = {placeholder: field for field, placeholder in PLACEHOLDERS.items()}
 
 GREETING_NAMED = "Hi {name},"
 GREETING_PLAIN = "Hi there,"
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +38,6 @@ class Recipient:
 
 
 TEMPLATE_RECIPIENT = Recipient(**PLACEHOLDERS)
-
-
-def one_line(text: str) -> str:
-    """Control characters and line breaks become spaces; runs of white space become one."""
-    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def greeting(name: str) -> str:

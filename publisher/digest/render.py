@@ -25,12 +25,11 @@ from publisher.digest.placeholders import (
     PLACEHOLDERS,
     TEMPLATE_RECIPIENT,
     fill,
-    one_line,
     recipient_values,
 )
 from publisher.errors import Problem, TemplateError
 from publisher.models import Article, Digest, RenderedDigest, Site
-from publisher.text import long_date
+from publisher.text import long_date, one_line
 
 HTML_TEMPLATE = "email/digest.html"
 TEXT_TEMPLATE = "email/digest.txt"

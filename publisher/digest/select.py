@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable, Sequence, Set
 from datetime import datetime, timedelta
 
-from publisher.content.frontmatter import slugify
 from publisher.errors import ConfigError, Problem
 from publisher.models import Article
+from publisher.text import slugify
 
 _PERIOD = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -13,7 +13,7 @@ import re
 from binascii import b2a_base64
 from collections.abc import Callable
 
-from publisher.digest.placeholders import one_line
+from publisher.text import one_line
 
 MAX_LINE = 78
 HARD_LIMIT = 998

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
-from publisher.content.frontmatter import slugify
 from publisher.models import Digest, Subscriber
 from publisher.store.schema import SUBSCRIBER_STATUSES
+from publisher.text import slugify
 
 
 @dataclass(frozen=True, slots=True)

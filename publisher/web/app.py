@@ -46,6 +46,7 @@ from publisher.errors import (
 from publisher.mail.confirmation import HTML_TEMPLATE, TEXT_TEMPLATE, ConfirmationMail
 from publisher.models import Clock
 from publisher.store.database import Store
+from publisher.text import plural
 from publisher.web.forms import (
     MailUnavailable,
     Outcome,
@@ -260,4 +261,4 @@ def _text(form: FormData, name: str) -> str:
 
 def _duration(seconds: int) -> str:
     minutes = -(-seconds // 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return plural(minutes, "minute")

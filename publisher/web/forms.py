@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from publisher.content.frontmatter import slugify
 from publisher.delivery.transport import SendFailure, Transport
 from publisher.errors import DeliveryError, PublisherError, SubscriberError
 from publisher.mail.confirmation import ConfirmationMail
@@ -43,6 +42,7 @@ from publisher.subscribers.tokens import (
     read_unsubscribe_token,
     unsubscribe_token,
 )
+from publisher.text import slugify
 
 log = logging.getLogger("publisher.web")
 
