@@ -11,12 +11,14 @@ import difflib
 import os
 import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -25,8 +27,21 @@ from pydantic import (
 
 from publisher.errors import ConfigError, Problem
 from publisher.models import Author, Site
+from publisher.text import parse_duration
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"must be a quoted duration such as '7d', not {value!r}")
+    return parse_duration(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+"""A duration as written in TOML ('15m', '6h', '7d', '2w'), checked and read at load."""
 
 CONFIG_NAME = "publisher.toml"
 SITE_ENV = "PUBLISHER_SITE"
@@ -68,7 +83,7 @@ class EmailSettings(_Section):
     unsubscribe_mailto: str | None = None
     min_items: Annotated[int, Field(ge=1)] = 1
     max_items: Annotated[int, Field(ge=1)] = 30
-    period: Annotated[str, Field(pattern=r"^\d+\s*[mhdw]$")] = "7d"
+    period: Duration = timedelta(days=7)  # how far back the very first digest reaches
 
 
 class DeliverySettings(_Section):

@@ -37,7 +37,7 @@ from publisher.delivery.pace import pacer
 from publisher.digest.message import MessageTemplate
 from publisher.digest.placeholders import fill, recipient_values
 from publisher.digest.render import digest_title, render_digest
-from publisher.digest.select import choose_articles, parse_period
+from publisher.digest.select import choose_articles
 from publisher.errors import ConfigError, ContentError, DeliveryError, Problem, PublisherError
 from publisher.models import (
     Article,
@@ -96,7 +96,7 @@ def default_plan(settings: Settings) -> DigestPlan:
     """The digest `[email]` in publisher.toml describes, named "digest"."""
     email = settings.email
     return DigestPlan(DEFAULT_SCHEDULE, (), email.min_items, email.max_items,
-                      parse_period(email.period))
+                      email.period)
 
 
 def plan_for(settings: Settings, name: str | None, now: datetime) -> DigestPlan:
@@ -122,7 +122,7 @@ def plan_of(settings: Settings, schedule: Schedule, due_at: datetime) -> DigestP
 
     email = settings.email
     earlier = due_times_between(schedule, due_at - PERIOD_LOOKBACK, due_at - timedelta.resolution)
-    period = due_at - earlier[-1] if earlier else parse_period(email.period)
+    period = due_at - earlier[-1] if earlier else email.period
     return DigestPlan(schedule.name, schedule.tags, schedule.min_items or email.min_items,
                       schedule.max_items or email.max_items, period, audience=schedule.tags)
 

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
 SLUG_LENGTH = 80
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_SHORT = (("w", timedelta(weeks=1)), ("d", timedelta(days=1)), ("h", timedelta(hours=1)),
+          ("m", timedelta(minutes=1)))
+MAX_DURATION = timedelta(days=36_525)  # a hundred years: anything longer is a typing slip
+DURATION_HINT = "write a whole number followed by m, h, d or w, e.g. '15m', '6h', '1d', '2w'"
 
 
 def slugify(text: str) -> str:
@@ -43,3 +49,26 @@ def long_date(moment: datetime, zone: tzinfo) -> str:
     """"2 November 2026": the day as it was in `zone` (the site's timezone)."""
     local = moment.astimezone(zone)
     return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
+
+
+def parse_duration(text: str) -> timedelta:
+    """'15m', '6h', '1d' or '2w' as a timedelta; ValueError if it is not one, zero, or huge.
+
+    The one grammar of every duration a user writes: `[email] period`, a schedule's
+    `every` and `catch_up`.
+    """
+    match = _DURATION.match(text)
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a duration; {DURATION_HINT}")
+    number, unit = int(match.group(1)), _UNITS[match.group(2)]
+    if number > MAX_DURATION // timedelta(**{unit: 1}):
+        raise ValueError(f"{text!r} is longer than a hundred years; {DURATION_HINT}")
+    return timedelta(**{unit: number})
+
+
+def format_duration(span: timedelta) -> str:
+    """The shortest way to write `span` in the units of `parse_duration`: 90 min is '90m'."""
+    for unit, size in _SHORT:
+        if span % size == timedelta(0):
+            return f"{span // size}{unit}"
+    return f"{int(span.total_seconds())}s"

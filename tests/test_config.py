@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,34 @@ def test_the_store_url_can_come_from_the_environment(tmp_path: Path, monkeypatch
     assert settings.store_url == "postgresql+psycopg://u:secret@db/news"
     monkeypatch.delenv("PUBLISHER_STORE_URL")
     assert settings.store_url.endswith("/publisher.db")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("7d", timedelta(days=7)),
+    ("24h", timedelta(hours=24)),
+    ("90m", timedelta(minutes=90)),
+    ("2w", timedelta(weeks=2)),
+    (" 1 d ", timedelta(days=1)),
+])
+def test_the_period_is_read_as_a_duration(tmp_path: Path, text: str, expected: timedelta) -> None:
+    settings = load_settings(write(tmp_path, BASE_CONFIG + f'[email]\nperiod = "{text}"\n'))
+    assert settings.email.period == expected
+
+
+DURATION_FORM = "write a whole number followed by m, h, d or w, e.g. '15m', '6h', '1d', '2w'"
+
+
+@pytest.mark.parametrize("text", ["", "7", "d", "7x", "0d", "-1d", "1.5d", "7 days"])
+def test_a_bad_period_names_the_line_the_key_and_the_form(tmp_path: Path, text: str) -> None:
+    line = BASE_CONFIG.count("\n") + 2
+    assert messages(tmp_path, BASE_CONFIG + f'[email]\nperiod = "{text}"\n') == [
+        f"publisher.toml:{line}: email.period: {text!r} is not a duration; {DURATION_FORM}"]
+
+
+def test_a_period_too_long_for_a_date_is_refused_not_a_crash(tmp_path: Path) -> None:
+    line = BASE_CONFIG.count("\n") + 2
+    assert messages(tmp_path, BASE_CONFIG + '[email]\nperiod = "99999999w"\n') == [
+        f"publisher.toml:{line}: email.period: '99999999w' is longer than a hundred years; "
+        f"{DURATION_FORM}"]
+    assert messages(tmp_path, BASE_CONFIG + "[email]\nperiod = 7\n") == [
+        f"publisher.toml:{line}: email.period: must be a quoted duration such as '7d', not 7"]

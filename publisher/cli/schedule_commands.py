@@ -24,8 +24,9 @@ from publisher.schedule.daemon import (
 )
 from publisher.schedule.files import load_schedules
 from publisher.schedule.runs import RunOutcome, failed, local_time, run_due
-from publisher.schedule.times import format_duration, next_due_times
+from publisher.schedule.times import next_due_times
 from publisher.store.database import ScheduleState, Store
+from publisher.text import format_duration
 
 NEXT_COUNT = 3
 

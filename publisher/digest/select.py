@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence, Set
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from publisher.errors import ConfigError, Problem
 from publisher.models import Article
 from publisher.text import slugify
-
-_PERIOD = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def choose_articles(
@@ -39,14 +34,3 @@ def choose_articles(
     ]
     chosen.sort(key=lambda a: (a.date, a.id), reverse=True)
     return chosen[:max(max_items, 0)]
-
-
-def parse_period(text: str, *, key: str = "email.period") -> timedelta:
-    """'90m', '24h', '7d' or '2w' as a timedelta; `key` names the setting in a message."""
-    match = _PERIOD.match(text)
-    if match is None or int(match.group(1)) == 0:
-        raise ConfigError([Problem(
-            f"{text!r} is not a period", key=key,
-            hint="write a whole number followed by m, h, d or w, e.g. '7d', '24h', '90m', '2w'",
-        )])
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})

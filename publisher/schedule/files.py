@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from publisher.config import Settings, key_lines, validate_model
+from publisher.config import Duration, Settings, key_lines, validate_model
 from publisher.errors import ConfigError, Problem
 from publisher.models import Schedule
-from publisher.schedule.times import parse_cron, parse_duration
+from publisher.schedule.times import parse_cron
 
-DEFAULT_CATCH_UP = "6h"
+DEFAULT_CATCH_UP = timedelta(hours=6)
 DIGEST_ONLY = ("tags", "min_items", "max_items")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100"
@@ -33,12 +34,12 @@ class ScheduleFile(BaseModel):
     name: str | None = None
     action: Literal["build", "digest"]
     cron: str | None = None
-    every: str | None = None
+    every: Duration | None = None
     timezone: str | None = None
     tags: tuple[Annotated[str, Field(min_length=1)], ...] = ()
     min_items: Annotated[int, Field(ge=1)] | None = None
     max_items: Annotated[int, Field(ge=1)] | None = None
-    catch_up: str = DEFAULT_CATCH_UP
+    catch_up: Duration = DEFAULT_CATCH_UP
     enabled: bool = True
 
     @field_validator("name")
@@ -53,13 +54,6 @@ class ScheduleFile(BaseModel):
     def _cron(cls, value: str | None) -> str | None:
         if value is not None:
             parse_cron(" ".join(value.split()))
-        return value
-
-    @field_validator("every", "catch_up")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
         return value
 
     @field_validator("timezone")
@@ -163,8 +157,8 @@ def _to_schedule(model: ScheduleFile, stem: str, label: str, settings: Settings)
         action=model.action,
         timezone=model.timezone or settings.timezone,
         cron=" ".join(model.cron.split()) if model.cron is not None else None,
-        every=parse_duration(model.every) if model.every is not None else None,
-        catch_up=parse_duration(model.catch_up),
+        every=model.every,
+        catch_up=model.catch_up,
         tags=model.tags,
         min_items=(model.min_items or settings.email.min_items) if digest else None,
         max_items=(model.max_items or settings.email.max_items) if digest else None,

@@ -33,8 +33,9 @@ from zoneinfo import ZoneInfo
 from publisher.errors import PublisherError, ScheduleError
 from publisher.lock import LockBusy, file_lock
 from publisher.models import Clock, Schedule
-from publisher.schedule.times import format_duration, iter_due
+from publisher.schedule.times import iter_due
 from publisher.store.database import Store
+from publisher.text import format_duration
 
 log = logging.getLogger("publisher.schedule")
 

@@ -51,29 +51,8 @@ _FIELDS = (("minute", "minute"), ("hour", "hour"), ("day of month", "day"),
            ("month", "month"), ("day of week", "day_of_week"))
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbers them 0-6
 _DOW_PART = re.compile(r"^(?:\*|(\w+)(?:-(\w+))?)(?:/(\d+))?$")
-_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_SHORT = (("w", timedelta(weeks=1)), ("d", timedelta(days=1)), ("h", timedelta(hours=1)),
-          ("m", timedelta(minutes=1)))
 # Where the offsets around a moment are sampled: a day either side covers any change of offset.
 _AROUND = tuple(timedelta(hours=h) for h in (-24, -12, 0, 12, 24))
-
-
-def parse_duration(text: str) -> timedelta:
-    """'15m', '6h', '1d' or '2w' as a timedelta; ValueError if it is not one, or zero."""
-    match = _DURATION.match(text)
-    if match is None or int(match.group(1)) == 0:
-        raise ValueError(f"{text!r} is not a duration; write a whole number followed by "
-                         "m, h, d or w, e.g. '15m', '6h', '1d', '2w'")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-
-
-def format_duration(span: timedelta) -> str:
-    """The shortest way to write `span` in the units of `parse_duration`: 90 min is '90m'."""
-    for unit, size in _SHORT:
-        if span % size == timedelta(0):
-            return f"{span // size}{unit}"
-    return f"{int(span.total_seconds())}s"
 
 
 @dataclass(frozen=True, slots=True)

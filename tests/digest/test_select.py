@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from publisher import publish
-from publisher.digest.select import choose_articles, parse_period
-from publisher.errors import ConfigError
+from publisher.digest.select import choose_articles
 from publisher.models import Article
 from tests.conftest import NOW, SiteFactory, article, settings_of
 
@@ -53,7 +52,7 @@ def test_nothing_new_gives_an_empty_list(published) -> None:
 
 def test_the_first_digest_covers_only_the_schedules_period(published) -> None:
     due_at = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
-    since = due_at - parse_period("7d")
+    since = due_at - timedelta(days=7)
     chosen = choose_articles(published, set(), since=since, max_items=30)
     assert ids(chosen) == ["budget", "bridge"]
 
@@ -91,25 +90,3 @@ def test_articles_published_at_the_same_moment_have_a_stable_order(published) ->
     assert ids(chosen) == ["c", "b", "a"]
     assert ids(choose_articles(list(reversed(twins)), set(), since=None, max_items=30)) == [
         "c", "b", "a"]
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("7d", timedelta(days=7)),
-    ("24h", timedelta(hours=24)),
-    ("90m", timedelta(minutes=90)),
-    ("2w", timedelta(weeks=2)),
-    (" 1 d ", timedelta(days=1)),
-])
-def test_periods(text: str, expected: timedelta) -> None:
-    assert parse_period(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "7", "d", "7x", "0d", "-1d", "1.5d", "7 days"])
-def test_a_bad_period_names_the_key_and_the_form(text: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        parse_period(text, key="schedules/weekly.toml: period")
-    assert caught.value.problems[0].message == f"{text!r} is not a period"
-    assert str(caught.value.problems[0]) == (
-        f"schedules/weekly.toml: period: {text!r} is not a period\n"
-        "  hint: write a whole number followed by m, h, d or w, e.g. '7d', '24h', '90m', '2w'"
-    )

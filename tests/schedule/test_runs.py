@@ -17,8 +17,8 @@ from publisher.errors import ContentError, Problem
 from publisher.lock import file_lock
 from publisher.models import Schedule
 from publisher.schedule.runs import JobStopped, RunOutcome, lock_path, run_due
-from publisher.schedule.times import parse_duration
 from publisher.store.database import Store
+from publisher.text import parse_duration
 from tests.conftest import SiteFactory, article
 
 CHICAGO = "America/Chicago"

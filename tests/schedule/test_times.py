@@ -11,10 +11,9 @@ import pytest
 from publisher.models import Schedule
 from publisher.schedule.times import (
     due_times_between,
-    format_duration,
     next_due_times,
-    parse_duration,
 )
+from publisher.text import format_duration, parse_duration
 
 CHICAGO = ZoneInfo("America/Chicago")
 
