@@ -120,6 +120,17 @@ def test_values_of_the_wrong_kind(make_site: SiteFactory) -> None:
     ]
 
 
+def test_durations_too_long_for_a_date_are_refused_by_check(make_site: SiteFactory) -> None:
+    root = make_site({"schedules/s.toml": 'action = "build"\nevery = "999999999999w"\n'
+                                          'catch_up = "99999999w"\n'})
+    assert problems_of(root) == [
+        "schedules/s.toml:2: every: '999999999999w' is longer than a hundred years; write a "
+        "whole number followed by m, h, d or w, e.g. '15m', '6h', '1d', '2w'",
+        "schedules/s.toml:3: catch_up: '99999999w' is longer than a hundred years; write a "
+        "whole number followed by m, h, d or w, e.g. '15m', '6h', '1d', '2w'",
+    ]
+
+
 def test_two_schedules_with_one_name_are_refused_naming_both_files(
         make_site: SiteFactory) -> None:
     root = make_site({
