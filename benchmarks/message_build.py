@@ -32,7 +32,7 @@ from pathlib import Path
 from publisher import publish, theme
 from publisher.config import Settings, load_settings
 from publisher.digest.inline import inline_css
-from publisher.digest.message import MessageTemplate, site_host
+from publisher.digest.message import MessageTemplate
 from publisher.digest.placeholders import Recipient, recipient_values
 from publisher.digest.render import (
     HTML_TEMPLATE,
@@ -42,7 +42,9 @@ from publisher.digest.render import (
     render_digest,
 )
 from publisher.digest.select import choose_articles
+from publisher.mail.headers import site_host
 from publisher.models import Article, Digest
+from publisher.send import envelope, render_options
 
 NAMES = ("Ana Lima", "", "Zoë Ñandú", "Ben O'Neill", "Александра Кузнецова", "Chidi")
 NOW = datetime(2026, 12, 2, 13, 0, tzinfo=UTC)
@@ -79,7 +81,7 @@ class Naive:
 
     def __init__(self, settings: Settings, digest: Digest, articles: list[Article]) -> None:
         self.settings, self.digest, self.articles = settings, digest, tuple(articles)
-        env = email_environment(settings)
+        env = email_environment(settings.path(settings.templates_dir), settings.zone)
         self.html = theme.get_template(env, HTML_TEMPLATE)
         self.text = theme.get_template(env, TEXT_TEMPLATE)
         self.site = settings.site()
@@ -133,10 +135,10 @@ def main() -> None:
     digest = Digest("weekly-20261202-0700", "weekly", NOW, NOW, tuple(a.id for a in articles))
     people = recipients(args.messages)
 
-    render_cpu, _ = timed(lambda: render_digest(settings, digest, articles))
-    rendered = render_digest(settings, digest, articles).rendered
-    template_cpu, _ = timed(lambda: MessageTemplate(settings, digest, rendered))
-    template = MessageTemplate(settings, digest, rendered)
+    render_cpu, _ = timed(lambda: render_digest(render_options(settings), digest, articles))
+    rendered = render_digest(render_options(settings), digest, articles).rendered
+    template_cpu, _ = timed(lambda: MessageTemplate(envelope(settings), digest, rendered))
+    template = MessageTemplate(envelope(settings), digest, rendered)
     build = template.build
     fast_cpu, fast_wall = timed(lambda: each(build, people))
     naive_people = people[:args.naive]

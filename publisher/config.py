@@ -24,10 +24,11 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from publisher.errors import ConfigError, Problem
 from publisher.models import Author, Site
-from publisher.text import parse_duration
+from publisher.text import is_plain_address, parse_duration
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -55,6 +56,11 @@ class AuthorSettings(_Section):
     name: Annotated[str, Field(min_length=1)]
     email: str | None = None
     url: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return None if value is None else _address(value)
 
 
 class FeedSettings(_Section):
@@ -84,6 +90,22 @@ class EmailSettings(_Section):
     min_items: Annotated[int, Field(ge=1)] = 1
     max_items: Annotated[int, Field(ge=1)] = 30
     period: Duration = timedelta(days=7)  # how far back the very first digest reaches
+
+    @field_validator("from_address", "reply_to")
+    @classmethod
+    def _addresses(cls, value: str | None) -> str | None:
+        return None if value is None else _address(value)
+
+    @field_validator("unsubscribe_mailto")
+    @classmethod
+    def _mailto(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        address, _, query = value.strip().removeprefix("mailto:").partition("?")
+        if re.search(r"[\s<>]", query) or not is_plain_address(address):
+            raise _refuse(f"{value!r} is not a mailto address",
+                          "write an address such as unsubscribe@example.org")
+        return value
 
 
 class DeliverySettings(_Section):
@@ -252,6 +274,19 @@ class Settings(_Section):
         return value
 
 
+def _refuse(message: str, hint: str) -> PydanticCustomError:
+    """A validation error that carries its hint to the `Problem` it becomes."""
+    return PydanticCustomError("hinted", "{message}", {"message": message, "hint": hint})
+
+
+def _address(value: str) -> str:
+    """The one check of an address in the configuration: plain, and safe in a header."""
+    if not is_plain_address(value.strip()):
+        raise _refuse(f"{value!r} is not an email address",
+                      "write a plain address such as digest@example.org")
+    return value.strip()
+
+
 def _require_http_url(value: str) -> None:
     if not re.match(r"^https?://[^/\s]+", value):
         raise ValueError(f"{value!r} is not an absolute http(s) URL, e.g. 'https://example.org/'")
@@ -318,7 +353,8 @@ def _problem_from(err: Any, model: type[BaseModel], label: str, lines: dict[str,
     if kind == "missing":
         return Problem("required key is missing", path=label, line=line, key=key,
                        hint=f"add `{loc[-1]} = ...`")
-    return Problem(_message(err), path=label, line=line, key=key)
+    hint = (err.get("ctx") or {}).get("hint")
+    return Problem(_message(err), path=label, line=line, key=key, hint=hint)
 
 
 def _message(err: Any) -> str:
@@ -341,6 +377,8 @@ def _message(err: Any) -> str:
     }
     if err["type"] in simple:
         return simple[err["type"]]
+    if err["type"] == "hinted":
+        return str(ctx["message"])
     message = str(err["msg"]).removeprefix("Value error, ")
     return message[0].lower() + message[1:]
 

@@ -23,7 +23,7 @@ from publisher import publish
 from publisher.atomic import atomic_write
 from publisher.build.pages import DigestCopy
 from publisher.build.web_copies import save_web_copy
-from publisher.config import Settings
+from publisher.config import CONFIG_NAME, Settings
 from publisher.delivery import SendFailure, Transport, make_transport
 from publisher.delivery.dispatcher import (
     Dispatch,
@@ -34,11 +34,12 @@ from publisher.delivery.dispatcher import (
     dispatch,
 )
 from publisher.delivery.pace import pacer
-from publisher.digest.message import MessageTemplate
+from publisher.digest.message import Envelope, MessageTemplate
 from publisher.digest.placeholders import fill, recipient_values
-from publisher.digest.render import digest_title, render_digest
+from publisher.digest.render import RenderOptions, digest_title, render_digest
 from publisher.digest.select import choose_articles
 from publisher.errors import ConfigError, ContentError, DeliveryError, Problem, PublisherError
+from publisher.mail.headers import site_host
 from publisher.models import (
     Article,
     Clock,
@@ -127,6 +128,20 @@ def plan_of(settings: Settings, schedule: Schedule, due_at: datetime) -> DigestP
                       schedule.max_items or email.max_items, period, audience=schedule.tags)
 
 
+def render_options(settings: Settings) -> RenderOptions:
+    """What rendering a digest needs of the settings."""
+    return RenderOptions(settings.site(), settings.zone, settings.email.subject, CONFIG_NAME,
+                         settings.service_url, settings.path(settings.templates_dir))
+
+
+def envelope(settings: Settings) -> Envelope:
+    """What every digest message says about its sender."""
+    email = settings.email
+    return Envelope(email.from_address, email.from_name, email.reply_to,
+                    email.unsubscribe_mailto, settings.title, site_host(settings.base_url),
+                    settings.service_url, settings.zone)
+
+
 def send_scheduled(settings: Settings, clock: Clock, *, schedule: DigestPlan, due_at: datetime,
                    should_stop: Callable[[], bool] | None = None) -> list[DeliveryReport]:
     """A schedule's run: first finish an earlier digest still owed to anyone, then its own.
@@ -173,7 +188,6 @@ def send_digest(settings: Settings, clock: Clock, *, schedule: DigestPlan,
             return None
         if issue.complete:
             return SendReport(issue.digest.id)
-        MessageTemplate(settings, issue.digest, issue.rendered)  # checks [email] addresses
         if transport is None:
             return _count(settings, store, schedule, issue, secret, now)
         issue = _record(settings, store, schedule, issue, clock, warn)
@@ -207,7 +221,7 @@ def preview_digest(settings: Settings, clock: Clock, *, schedule: DigestPlan,
         token = unsubscribe_token(settings.secret(settings.web.secret_env, "signing"), reader)
     except ConfigError:
         token = PREVIEW_TOKEN
-    template = MessageTemplate(settings, issue.digest, issue.rendered)
+    template = MessageTemplate(envelope(settings), issue.digest, issue.rendered)
     values = recipient_values(reader.name, reader.email,
                               settings.service_url + "unsubscribe?token=" + token)
     folder = out or settings.path("preview")
@@ -231,7 +245,7 @@ def send_test_copy(settings: Settings, clock: Clock, *, schedule: DigestPlan, ad
     if issue is None:
         return None
     reader = Subscriber(0, address)
-    message = MessageTemplate(settings, issue.digest, issue.rendered).build(
+    message = MessageTemplate(envelope(settings), issue.digest, issue.rendered).build(
         reader.id, reader.email, reader.name, unsubscribe_token(secret, reader))
     with transport:
         try:
@@ -307,7 +321,7 @@ def _articles_of(digest: Digest, loaded: LoadedContent, warn: Warn | None) -> li
 
 def _render(settings: Settings, digest: Digest, articles: list[Article], warn: Warn | None,
             *, recorded: bool, complete: bool = False) -> _Issue:
-    result = render_digest(settings, digest, articles)
+    result = render_digest(render_options(settings), digest, articles)
     for problem in result.warnings:
         _warn(warn, problem)
     return _Issue(digest, tuple(articles), result.rendered, recorded, complete)
@@ -340,7 +354,7 @@ def _publish_web_copy(settings: Settings, clock: Clock, issue: _Issue) -> None:
 
 
 def _maker(settings: Settings, issue: _Issue, secret: str) -> MessageMaker:
-    template = MessageTemplate(settings, issue.digest, issue.rendered)
+    template = MessageTemplate(envelope(settings), issue.digest, issue.rendered)
 
     def make(subscriber: Subscriber) -> bytes:
         return template.build(subscriber.id, subscriber.email, subscriber.name,

@@ -20,6 +20,10 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _SHORT = (("w", timedelta(weeks=1)), ("d", timedelta(days=1)), ("h", timedelta(hours=1)),
           ("m", timedelta(minutes=1)))
+# An addr-spec that cannot break out of a header field: no white space, no brackets or
+# quotes, no second "@", no control character, and not shaped like an encoded word.
+_ADDRESS_PART = r"[^\s<>\"(),;:\\@\[\]\x00-\x1f\x7f]+"
+_PLAIN_ADDRESS = re.compile(_ADDRESS_PART + "@" + _ADDRESS_PART)
 MAX_DURATION = timedelta(days=36_525)  # a hundred years: anything longer is a typing slip
 DURATION_HINT = "write a whole number followed by m, h, d or w, e.g. '15m', '6h', '1d', '2w'"
 
@@ -72,3 +76,12 @@ def format_duration(span: timedelta) -> str:
         if span % size == timedelta(0):
             return f"{span // size}{unit}"
     return f"{int(span.total_seconds())}s"
+
+
+def is_plain_address(value: str) -> bool:
+    """True for `name@example.org`; False for anything that could not stand alone in a header.
+
+    The one rule for addresses the site itself sends from (`[email]`, `[author]`) and
+    the last check before any address reaches a header field.
+    """
+    return _PLAIN_ADDRESS.fullmatch(value) is not None and "=?" not in value

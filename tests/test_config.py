@@ -136,3 +136,21 @@ def test_a_period_too_long_for_a_date_is_refused_not_a_crash(tmp_path: Path) -> 
         f"{DURATION_FORM}"]
     assert messages(tmp_path, BASE_CONFIG + "[email]\nperiod = 7\n") == [
         f"publisher.toml:{line}: email.period: must be a quoted duration such as '7d', not 7"]
+
+
+def test_every_address_of_the_site_is_checked_once_at_load(tmp_path: Path) -> None:
+    text = BASE_CONFIG.replace('email = "desk@example.org"', 'email = "desk at example.org"')
+    text += ('[email]\nfrom_address = "digest@example.org\\r\\nBcc: victim@example.org"\n'
+             'reply_to = "=?utf-8?q?x?=@example.org"\nunsubscribe_mailto = "mailto:<leave>"\n')
+    hint = "\n  hint: write a plain address such as digest@example.org"
+    assert messages(tmp_path, text) == [
+        "publisher.toml:10: author.email: 'desk at example.org' is not an email address" + hint,
+        "publisher.toml:12: email.from_address: 'digest@example.org\\r\\nBcc: victim@example.org' "
+        "is not an email address" + hint,
+        "publisher.toml:13: email.reply_to: '=?utf-8?q?x?=@example.org' is not an email address"
+        + hint,
+        "publisher.toml:14: email.unsubscribe_mailto: 'mailto:<leave>' is not a mailto address\n"
+        "  hint: write an address such as unsubscribe@example.org",
+    ]
+    good = BASE_CONFIG + '[email]\nfrom_address = " digest@example.org "\n'
+    assert load_settings(write(tmp_path, good)).email.from_address == "digest@example.org"

@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import re
 from binascii import b2a_qp
+from dataclasses import dataclass
+from datetime import tzinfo
 from email.utils import format_datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from publisher.config import Settings
 from publisher.digest.placeholders import FIELD_OF, PATTERN, greeting, html_escape
-from publisher.errors import ConfigError, Problem, SubscriberError
+from publisher.errors import SubscriberError
 from publisher.mail import headers
 from publisher.models import Digest, RenderedDigest
 from publisher.text import one_line
@@ -32,6 +33,20 @@ _SAFE_TOKEN = re.compile(r"[A-Za-z0-9._~-]{1,900}")
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")
 _PART = ("--{boundary}\r\nContent-Type: text/{kind}; charset=\"utf-8\"\r\n"
          "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What every message of a site says about its sender, as checked when the settings loaded."""
+
+    from_address: str
+    from_name: str
+    reply_to: str | None
+    unsubscribe_mailto: str | None  # "unsubscribe@example.org" or "mailto:...?subject=..."
+    list_name: str  # the site's title, shown in List-Id
+    host: str  # the site's host in ASCII, for Message-IDs and List-Id
+    service_url: str  # where /unsubscribe is answered, ending in "/"
+    zone: tzinfo  # the Date header's zone
 
 
 def qp_inline(data: bytes) -> bytes:
@@ -82,18 +97,18 @@ def _cut(line: bytes, cut: int) -> int:
 class MessageTemplate:
     """A digest's message with holes for the recipient; `build()` fills them."""
 
-    def __init__(self, settings: Settings, digest: Digest, rendered: RenderedDigest) -> None:
+    def __init__(self, envelope: Envelope, digest: Digest, rendered: RenderedDigest) -> None:
         if not _SAFE_ID.fullmatch(digest.id):
             raise ValueError(f"digest id {digest.id!r} cannot go into a Message-ID")
-        self._host = site_host(settings.base_url)
+        self._host = envelope.host
         self._id_left = digest.id
-        self._unsubscribe_prefix = settings.service_url + "unsubscribe?token="
-        mailto = _mailto(settings.email.unsubscribe_mailto)
+        self._unsubscribe_prefix = envelope.service_url + "unsubscribe?token="
+        mailto = _mailto(envelope.unsubscribe_mailto)
         self._list_unsubscribe_tail = f",\r\n <{mailto}>\r\n" if mailto else "\r\n"
         boundary = "=_" + hashlib.sha256(
             "\0".join((digest.id, rendered.subject, rendered.text, rendered.html)).encode()
         ).hexdigest()[:32]  # "=_" cannot occur in quoted-printable text
-        self._pieces: list[bytes] = [fixed_headers(settings, digest, rendered, self._host),
+        self._pieces: list[bytes] = [fixed_headers(envelope, digest, rendered),
                                      b"", b"", b""]
         self._slots: list[tuple[int, bool, str]] = []  # (index in pieces, is_html, field)
         self._pieces.append(
@@ -151,42 +166,25 @@ class MessageTemplate:
         return b"".join(pieces)
 
 
-def fixed_headers(settings: Settings, digest: Digest, rendered: RenderedDigest, host: str
-                  ) -> bytes:
+def fixed_headers(envelope: Envelope, digest: Digest, rendered: RenderedDigest) -> bytes:
     """The header fields every recipient of a digest shares, encoded and folded once."""
     if digest.created_at.tzinfo is None:
         raise ValueError("a digest's created_at must be timezone-aware")
-    email = settings.email
     schedule = re.sub(r"[^a-z0-9-]+", "-", digest.schedule.lower()).strip("-") or "digest"
     fields = [
-        headers.field("From", headers.mailbox(
-            email.from_name, _config_address(email.from_address, "email.from_address"))),
+        headers.field("From", headers.mailbox(envelope.from_name,
+                                              headers.address(envelope.from_address))),
         headers.field("Subject", headers.unstructured(rendered.subject)),
-        f"Date: {format_datetime(digest.created_at.astimezone(settings.zone))}\r\n",
+        f"Date: {format_datetime(digest.created_at.astimezone(envelope.zone))}\r\n",
     ]
-    if email.reply_to:
-        fields.append(headers.field("Reply-To", [
-            _config_address(email.reply_to, "email.reply_to")]))
+    if envelope.reply_to:
+        fields.append(headers.field("Reply-To", [headers.address(envelope.reply_to)]))
     fields += [
-        headers.field("List-Id", [*headers.phrase(settings.title), f"<{schedule}.{host}>"]),
+        headers.field("List-Id", [*headers.phrase(envelope.list_name),
+                                  f"<{schedule}.{envelope.host}>"]),
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
     ]
     return "".join(fields).encode("utf-8")
-
-
-def site_host(base_url: str) -> str:
-    """The host of the site's URL, in ASCII (IDNA), for Message-IDs and List-Id."""
-    host = urlsplit(base_url).hostname or "localhost"
-    return host.encode("idna").decode("ascii")
-
-
-def _config_address(value: str, key: str) -> str:
-    try:
-        return headers.address(value.strip(), what="")
-    except ValueError:
-        raise ConfigError([Problem(f"{value!r} is not an email address", key=key,
-                                   hint="write a plain address such as digest@example.org")]
-                          ) from None
 
 
 def _mailto(value: str | None) -> str | None:
@@ -194,9 +192,4 @@ def _mailto(value: str | None) -> str | None:
     if not value:
         return None
     address, _, query = value.strip().removeprefix("mailto:").partition("?")
-    query = query or "subject=unsubscribe"
-    if re.search(r"[\s<>]", query):
-        raise ConfigError([Problem(f"{value!r} is not a mailto address",
-                                   key="email.unsubscribe_mailto",
-                                   hint="write an address such as unsubscribe@example.org")])
-    return f"mailto:{_config_address(address, 'email.unsubscribe_mailto')}?{query}"
+    return f"mailto:{headers.address(address)}?{query or 'subject=unsubscribe'}"

@@ -14,11 +14,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from pathlib import Path
 
 import jinja2
 
 from publisher import theme
-from publisher.config import CONFIG_NAME, Settings
 from publisher.digest.inline import inline_css
 from publisher.digest.placeholders import (
     PATTERN,
@@ -53,6 +53,18 @@ class DigestView:
 
 
 @dataclass(frozen=True, slots=True)
+class RenderOptions:
+    """What rendering a digest needs of the site's settings, as plain values."""
+
+    site: Site
+    zone: tzinfo  # dates are shown in the site's timezone
+    subject: str  # the subject template, `[email] subject`
+    subject_source: str  # the file the subject template is written in, for messages
+    service_url: str  # where subscribe and unsubscribe are answered, ending in "/"
+    templates: Path  # the site's own templates folder; the default theme fills the gaps
+
+
+@dataclass(frozen=True, slots=True)
 class DigestRender:
     rendered: RenderedDigest
     warnings: tuple[Problem, ...] = ()
@@ -76,20 +88,21 @@ def wrap_text(text: str, width: int = TEXT_WIDTH) -> str:
     )
 
 
-def neutral_values(settings: Settings) -> dict[str, str]:
+def neutral_values(service_url: str) -> dict[str, str]:
     """The web copy's stand-ins: no name, and a link to the subscribe page."""
-    return recipient_values("", "", settings.service_url + "subscribe")
+    return recipient_values("", "", service_url + "subscribe")
 
 
-def render_digest(settings: Settings, digest: Digest, articles: Sequence[Article]
+def render_digest(options: RenderOptions, digest: Digest, articles: Sequence[Article]
                   ) -> DigestRender:
     """Render `articles` (in the order given) as the digest `digest`, once for everyone."""
-    site = settings.site()
-    view = digest_view(site, digest, articles, settings.zone)
-    subject = render_subject(settings.email.subject, site, view, articles)
-    env = email_environment(settings)
+    site = options.site
+    view = digest_view(site, digest, articles, options.zone)
+    subject = render_subject(options.subject, site, view, articles,
+                             source=options.subject_source)
+    env = email_environment(options.templates, options.zone)
     context = {"site": site, "digest": view, "articles": tuple(articles), "subject": subject,
-               "recipient": TEMPLATE_RECIPIENT, "subscribe_url": settings.service_url + "subscribe"}
+               "recipient": TEMPLATE_RECIPIENT, "subscribe_url": options.service_url + "subscribe"}
     html_template = theme.get_template(env, HTML_TEMPLATE)
     text_template = theme.get_template(env, TEXT_TEMPLATE)
     raw_html = theme.render(html_template, **context)
@@ -102,7 +115,7 @@ def render_digest(settings: Settings, digest: Digest, articles: Sequence[Article
         warnings.append(Problem("no postal address for the digest's footer", key="postal_address",
                                 hint="set postal_address in publisher.toml: the law in many "
                                 "countries requires one in bulk email", warning=True))
-    web_html = fill(html, neutral_values(settings), escape=True)
+    web_html = fill(html, neutral_values(options.service_url), escape=True)
     rendered = RenderedDigest(digest.id, subject, html, text, web_html)
     return DigestRender(rendered, tuple(warnings))
 
@@ -122,31 +135,30 @@ def digest_view(site: Site, digest: Digest, articles: Sequence[Article], zone: t
     )
 
 
-def email_environment(settings: Settings) -> jinja2.Environment:
+def email_environment(templates: Path, zone: tzinfo) -> jinja2.Environment:
     """The theme's environment, with the filters the email templates use."""
-    env = theme.environment(settings.path(settings.templates_dir))
-    zone = settings.zone
+    env = theme.environment(templates)
     env.filters["longdate"] = lambda moment: long_date(moment, zone)
     env.filters["oneline"] = one_line
     env.filters["wrap"] = wrap_text
     return env
 
 
-def render_subject(source: str, site: Site, digest: DigestView,
-                   articles: Sequence[Article] = ()) -> str:
+def render_subject(template: str, site: Site, digest: DigestView,
+                   articles: Sequence[Article] = (), *, source: str | None = None) -> str:
     """The subject template, without HTML escaping, as one line (no CR/LF can reach a header)."""
     # A subject is a header field, not HTML: "&" must stay "&".
     env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)  # noqa: S701
     try:
-        subject = one_line(env.from_string(source).render(site=site, digest=digest,
-                                                             articles=tuple(articles)))
+        subject = one_line(env.from_string(template).render(site=site, digest=digest,
+                                                               articles=tuple(articles)))
     except jinja2.TemplateError as exc:
         raise TemplateError(f"the subject template cannot be rendered: {exc.message or exc}",
-                            path=CONFIG_NAME, key="email.subject",
+                            path=source, key="email.subject",
                             hint="it may use site, digest and articles, e.g. "
                             "'{{ site.title }}: {{ digest.title }}'") from None
     if not subject:
-        raise TemplateError("the subject template gives an empty subject", path=CONFIG_NAME,
+        raise TemplateError("the subject template gives an empty subject", path=source,
                             key="email.subject", hint="e.g. '{{ site.title }}: {{ digest.title }}'")
     return subject
 

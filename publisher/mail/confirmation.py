@@ -17,9 +17,7 @@ from email.utils import format_datetime
 import jinja2
 
 from publisher import theme
-from publisher.config import CONFIG_NAME, Settings
-from publisher.digest.message import site_host
-from publisher.errors import ConfigError, Problem
+from publisher.config import Settings
 from publisher.mail import headers
 
 TEXT_TEMPLATE = "email/confirm.txt"
@@ -33,10 +31,9 @@ class ConfirmationMail:
         self.settings = settings
         self.site = settings.site()
         self.env: jinja2.Environment = theme.environment(settings.path(settings.templates_dir))
-        self.host = site_host(settings.base_url)
-        self.sender = configured_address(settings.email.from_address, "email.from_address")
-        self.reply_to = (configured_address(settings.email.reply_to, "email.reply_to")
-                         if settings.email.reply_to else None)
+        self.host = headers.site_host(settings.base_url)
+        self.sender = settings.email.from_address  # checked when the settings were read
+        self.reply_to = settings.email.reply_to
 
     def build(self, email: str, *, confirm_url: str | None, unsubscribe_url: str | None,
               now: datetime) -> bytes:
@@ -71,12 +68,3 @@ class ConfirmationMail:
             fields.append(headers.field("Reply-To", [self.reply_to]))
         return "".join(fields).encode("utf-8")
 
-
-def configured_address(value: str, key: str) -> str:
-    """An address from publisher.toml, checked before the service starts."""
-    try:
-        return headers.address(value.strip(), what="")
-    except ValueError:
-        raise ConfigError([Problem(f"{value!r} is not an email address", path=CONFIG_NAME,
-                                   key=key, hint="write a plain address such as "
-                                   "digest@example.org")]) from None

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from binascii import b2a_base64
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
-from publisher.text import one_line
+from publisher.text import is_plain_address, one_line
 
 MAX_LINE = 78
 HARD_LIMIT = 998
@@ -21,7 +22,6 @@ HARD_LIMIT = 998
 # first line after any header name used here, and on a continuation line.
 _WORD_BYTES = 39
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
-_ADDRESS = re.compile(r"[^\s<>\"(),;:\\@\[\]]+@[^\s<>\"(),;:\\@\[\]]+")
 
 
 def encoded_words(text: str) -> list[str]:
@@ -85,7 +85,7 @@ def _mixed(text: str, plain: Callable[[str], bool]) -> list[str]:
 
 def address(value: str, *, what: str = "address") -> str:
     """An addr-spec that cannot break out of its header; raise ValueError otherwise."""
-    if not _ADDRESS.fullmatch(value):
+    if not is_plain_address(value):
         raise ValueError(f"{what} {value!r} is not a plain email address")
     return value
 
@@ -110,3 +110,9 @@ def field(name: str, tokens: list[str]) -> str:
     if any(len(x) > HARD_LIMIT for x in lines):
         raise ValueError(f"the {name} header has a part longer than {HARD_LIMIT} characters")
     return "\r\n".join(lines) + "\r\n"
+
+
+def site_host(base_url: str) -> str:
+    """The host of the site's URL, in ASCII (IDNA), for Message-IDs and List-Id."""
+    host = urlsplit(base_url).hostname or "localhost"
+    return host.encode("idna").decode("ascii")

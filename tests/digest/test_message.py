@@ -21,6 +21,7 @@ from publisher.digest.placeholders import fill, recipient_values
 from publisher.digest.render import render_digest
 from publisher.errors import ConfigError, SubscriberError
 from publisher.models import Article, Digest, RenderedDigest
+from publisher.send import envelope, render_options
 from tests.conftest import BASE_CONFIG, NOW, SiteFactory, article, settings_of
 
 CREATED = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)  # 07:00 in Chicago
@@ -49,8 +50,8 @@ def make(make_site: SiteFactory, config: str = CONFIG,
     if retitle is not None:
         chosen[0] = replace(chosen[0], title=retitle)
     digest = Digest(DIGEST_ID, "weekly", CREATED, CREATED, tuple(a.id for a in chosen))
-    rendered = render_digest(settings, digest, chosen).rendered
-    return settings, rendered, MessageTemplate(settings, digest, rendered)
+    rendered = render_digest(render_options(settings), digest, chosen).rendered
+    return settings, rendered, MessageTemplate(envelope(settings), digest, rendered)
 
 
 @pytest.fixture

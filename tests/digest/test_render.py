@@ -19,6 +19,7 @@ from publisher.digest.render import DigestRender, digest_title, render_digest
 from publisher.errors import TemplateError
 from publisher.models import Article, Digest
 from publisher.scaffold import create_site
+from publisher.send import render_options
 from publisher.theme import default_theme_path
 from tests.conftest import BASE_CONFIG, NOW, SiteFactory, article, settings_of
 
@@ -47,7 +48,7 @@ def render_site(make_site: SiteFactory, files: dict[str, str | bytes] | None = N
     settings = settings_of(make_site({**ARTICLES, **(files or {})}, config=config))
     chosen = site_articles(settings) if articles is None else articles
     digest = Digest(DIGEST_ID, "weekly", DUE, DUE, tuple(a.id for a in chosen))
-    return render_digest(settings, digest, chosen)
+    return render_digest(render_options(settings), digest, chosen)
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def test_a_title_with_line_breaks_gives_a_one_line_subject(make_site: SiteFactor
     chosen = site_articles(settings)
     chosen[0] = replace(chosen[0], title="Bridge\r\nBcc: victim@example.org\r\n\r\nbody\u2028x")
     digest = Digest(DIGEST_ID, "weekly", DUE, DUE, tuple(a.id for a in chosen))
-    subject = render_digest(settings, digest, chosen).rendered.subject
+    subject = render_digest(render_options(settings), digest, chosen).rendered.subject
     assert subject == "News: Bridge Bcc: victim@example.org body x"
 
 
@@ -413,6 +414,6 @@ def test_a_new_site_gets_the_email_templates_and_renders_with_them(tmp_path: Pat
     settings = settings_of(root)
     chosen = site_articles(settings)
     digest = Digest(DIGEST_ID, "weekly", DUE, DUE, tuple(a.id for a in chosen))
-    result = render_digest(settings, digest, chosen)
+    result = render_digest(render_options(settings), digest, chosen)
     assert result.rendered.subject == "New Site: Digest for 25 November 2026"
     assert f'href="{UNSUBSCRIBE}"' in result.rendered.html

@@ -35,6 +35,7 @@ from publisher.config import load_settings
 from publisher.digest.placeholders import fill, recipient_values
 from publisher.digest.render import render_digest
 from publisher.models import Digest
+from publisher.send import render_options
 from publisher.store.database import Store
 from tests.conftest import NOW
 
@@ -274,7 +275,7 @@ def test_the_digest_fits_a_phone_and_a_desktop(served: Served, browser: Browser,
     settings = load_settings(served.root)
     articles = publish.load(settings, readonly=True).published(NOW)[:6]
     digest = Digest("weekly-2026-11-25", "weekly", NOW, NOW, tuple(a.id for a in articles))
-    rendered = render_digest(settings, digest, articles).rendered
+    rendered = render_digest(render_options(settings), digest, articles).rendered
     values = recipient_values("Ann Lima", "ann@example.org",
                               served.url + "unsubscribe?token=1.abc")
     message = tmp_path / "digest-message.html"
