@@ -6,9 +6,10 @@ that a stage can be tested with a literal and cannot change what another sees.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from publisher.errors import Problem
 
@@ -133,6 +134,23 @@ class Subscriber:
     tags: tuple[str, ...] = ()
     status: str = "active"  # "pending" (awaiting confirmation), "active", "unsubscribed", "bounced"
     created_at: datetime | None = None
+
+
+DIGEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
+"""What a digest id may be: it names the web copy's files, and goes into URLs and Message-IDs."""
+
+
+def make_digest_id(schedule: str, due_at: datetime, attempt: int = 1) -> str:
+    """A short id such as `weekly-20261125-0700` (the due time in UTC); `attempt` > 1 adds
+    `-2`, `-3`… for the rare schedule whose slug another schedule shares."""
+    slug = re.sub(r"[^a-z0-9]+", "-", schedule.lower()).strip("-")[:40] or "digest"
+    due = due_at.astimezone(UTC)
+    stamp = due.strftime("%Y%m%d-%H%M%S" if due.second else "%Y%m%d-%H%M")
+    return f"{slug}-{stamp}" + (f"-{attempt}" if attempt > 1 else "")
+
+
+def is_digest_id(text: str) -> bool:
+    return DIGEST_ID.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,9 +49,10 @@ from publisher.models import (
     RenderedDigest,
     Schedule,
     Subscriber,
+    make_digest_id,
 )
 from publisher.store.database import Store
-from publisher.store.records import make_digest_id, tags_of, tags_text
+from publisher.store.records import tags_of, tags_text
 from publisher.subscribers.addresses import normalise_address
 from publisher.subscribers.tokens import unsubscribe_token
 

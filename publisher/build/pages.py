@@ -14,7 +14,6 @@ links, which readers copy, are absolute.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,12 +26,11 @@ import jinja2
 from publisher import theme
 from publisher.build import page_html as sitehtml
 from publisher.errors import ContentError, OutputError, Problem
-from publisher.models import Article, OutputFile, Site, Tag
+from publisher.models import Article, OutputFile, Site, Tag, is_digest_id
 
 SITE_FORMAT = "1"  # bump when this module or sitehtml.py changes what a page shows
 PER_PAGE = 10
 ASSETS = ("style.css",)  # copied from the theme as they are
-_DIGEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 FEED_FILES = (("RSS", "application/rss+xml", "rss.xml"),
               ("Atom", "application/atom+xml", "atom.xml"),
               ("JSON Feed", "application/feed+json", "feed.json"))
@@ -193,7 +191,7 @@ def digest_pages(shared: str, digests: Sequence[DigestCopy]) -> Iterator[Page]:
     """Each digest's web copy as the digest stage made it, and a list of them, newest first."""
     listed = sorted(digests, key=lambda d: (d.date, d.digest_id), reverse=True)
     for digest in listed:
-        if not _DIGEST_ID.match(digest.digest_id):
+        if not is_digest_id(digest.digest_id):
             raise OutputError(f"digest id {digest.digest_id!r} cannot name a file",
                               hint="digest ids are made of letters, digits, '-' and '_'")
         data = digest.web_html.encode()

@@ -9,20 +9,18 @@ build reads this folder like any other input.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from pathlib import Path
 
 from publisher.atomic import atomic_write
 from publisher.build.pages import DigestCopy
 from publisher.errors import ContentError, Problem
-
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+from publisher.models import is_digest_id
 
 
 def save_web_copy(folder: Path, copy: DigestCopy) -> None:
     """Write (or rewrite, identically) one digest's web copy and its record."""
-    if not _ID.match(copy.digest_id):
+    if not is_digest_id(copy.digest_id):
         raise ValueError(f"digest id {copy.digest_id!r} cannot name a file")
     record = {"id": copy.digest_id, "title": copy.title, "date": copy.date.isoformat()}
     atomic_write(folder / f"{copy.digest_id}.html", copy.web_html.encode())

@@ -24,13 +24,12 @@ from urllib.parse import quote
 from publisher.digest.placeholders import FIELD_OF, PATTERN, greeting, html_escape
 from publisher.errors import SubscriberError
 from publisher.mail import headers
-from publisher.models import Digest, RenderedDigest
+from publisher.models import Digest, RenderedDigest, is_digest_id
 from publisher.text import one_line
 
 _LINK_SLOT = "unsubscribe_link"  # the per-recipient end of the unsubscribe URL
 _TO, _MESSAGE_ID, _LIST_UNSUBSCRIBE = 1, 2, 3  # where the per-recipient headers go
 _SAFE_TOKEN = re.compile(r"[A-Za-z0-9._~-]{1,900}")
-_SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")
 _PART = ("--{boundary}\r\nContent-Type: text/{kind}; charset=\"utf-8\"\r\n"
          "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
 
@@ -98,7 +97,7 @@ class MessageTemplate:
     """A digest's message with holes for the recipient; `build()` fills them."""
 
     def __init__(self, envelope: Envelope, digest: Digest, rendered: RenderedDigest) -> None:
-        if not _SAFE_ID.fullmatch(digest.id):
+        if not is_digest_id(digest.id):
             raise ValueError(f"digest id {digest.id!r} cannot go into a Message-ID")
         self._host = envelope.host
         self._id_left = digest.id

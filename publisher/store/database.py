@@ -43,7 +43,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from publisher.errors import StoreError
-from publisher.models import Digest, Subscriber
+from publisher.models import Digest, Subscriber, make_digest_id
 from publisher.store.engine import begin, connect, reraise
 from publisher.store.ledger import LedgerStatements, Prepared
 from publisher.store.records import (
@@ -54,7 +54,6 @@ from publisher.store.records import (
     address_key,
     check_value,
     chunks,
-    make_digest_id,
     subscriber_row,
     tags_of,
     tags_text,

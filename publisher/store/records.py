@@ -5,10 +5,9 @@ Kept beside `store.py` so that the class there holds only queries.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -63,14 +62,6 @@ class ScheduleState:
 def address_key(email: str) -> str:
     """The form two addresses are compared in: `Ann@Example.org` is `ann@example.org`."""
     return email.strip().lower()
-
-
-def make_digest_id(schedule: str, due_at: datetime, attempt: int = 1) -> str:
-    """A short, URL-safe id such as `weekly-20261125-0700` (UTC)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", schedule.lower()).strip("-")[:40] or "digest"
-    due = due_at.astimezone(UTC)
-    stamp = due.strftime("%Y%m%d-%H%M%S" if due.second else "%Y%m%d-%H%M")
-    return f"{slug}-{stamp}" + (f"-{attempt}" if attempt > 1 else "")
 
 
 def chunks(items: Iterable[NewSubscriber], size: int) -> Iterator[list[NewSubscriber]]:
