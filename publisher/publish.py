@@ -80,7 +80,7 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False) -> BuildRep
                 _stage_feeds(writer, site, spec, items)
             _stage_pages(writer, pages, published, digests)
             _stage_static(writer, settings.path(settings.static_dir))
-        changed_feeds = tuple(p for p in sorted(writer.produced()) if _is_feed(p)
+        changed_feeds = tuple(p for p in sorted(writer.produced()) if feeds.is_feed(p)
                               and writer.changed(p))
         result = writer.commit()
         report = BuildReport(
@@ -147,7 +147,7 @@ def feed_plan(settings: Settings, site: Site, published: Sequence[Article]
 
 def _stage_feeds(writer: OutputWriter, site: Site, spec: feeds.FeedSpec,
                  items: Sequence[Article]) -> None:
-    paths = [spec.folder + name for name in (feeds.RSS_NAME, feeds.ATOM_NAME, feeds.JSON_NAME)]
+    paths = feeds.feed_paths(spec.folder)
     digest = hashlib.sha256(f"{FEED_FORMAT}\0{site!r}\0{spec!r}".encode())
     for article in items:
         digest.update(f"\0{article.id}\0{article.fingerprint}".encode())
@@ -207,10 +207,6 @@ def _stage_static(writer: OutputWriter, static: Path) -> None:
 
 def _static_file(relative: str, source: Path) -> OutputFile:
     return OutputFile(relative, source.read_bytes())
-
-
-def _is_feed(path: str) -> bool:
-    return path.rsplit("/", 1)[-1] in (feeds.RSS_NAME, feeds.ATOM_NAME, feeds.JSON_NAME)
 
 
 def check(settings: Settings, clock: Clock, *, strict: bool = False) -> tuple[LoadedContent,

@@ -25,15 +25,13 @@ import jinja2
 
 from publisher import theme
 from publisher.build import page_html as sitehtml
+from publisher.build.feeds import FORMATS
 from publisher.errors import ContentError, OutputError, Problem
 from publisher.models import Article, OutputFile, Site, Tag, is_digest_id
 
 SITE_FORMAT = "1"  # bump when this module or sitehtml.py changes what a page shows
 PER_PAGE = 10
 ASSETS = ("style.css",)  # copied from the theme as they are
-FEED_FILES = (("RSS", "application/rss+xml", "rss.xml"),
-              ("Atom", "application/atom+xml", "atom.xml"),
-              ("JSON Feed", "application/feed+json", "feed.json"))
 
 
 class DigestCopy(NamedTuple):
@@ -110,8 +108,8 @@ def group_by_tag(articles: Sequence[Article]) -> list[TagGroup]:
 
 
 def feed_links(site: Site, folder: str, title: str) -> tuple[FeedLink, ...]:
-    return tuple(FeedLink(f"{title} ({kind})", media, site.url_for(folder + name), kind)
-                 for kind, media, name in FEED_FILES)
+    return tuple(FeedLink(f"{title} ({f.label})", f.media_type, site.url_for(folder + f.file),
+                          f.label) for f in FORMATS)
 
 
 def plan(options: SiteOptions, env: jinja2.Environment, published: Sequence[Article],

@@ -33,6 +33,8 @@ import anyio.to_thread
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from publisher.build.feeds import FORMATS
+
 CACHED_FILE_LIMIT = 1024 * 1024  # larger files are streamed, not kept in memory
 CACHE_BUDGET = 64 * 1024 * 1024  # bytes of file bodies kept at most
 GZIP_MINIMUM = 256  # smaller bodies are not worth compressing
@@ -48,10 +50,8 @@ NOT_FOUND_CACHE = "no-cache"
 # its XSL stylesheet; sent as generic XML it applies the stylesheet and shows a
 # readable page. Feed readers do not ask for HTML, so they still get the feed type.
 BROWSER_FEED_TYPE = b"application/xml; charset=utf-8"
-_XML_FEEDS = ("application/rss+xml", "application/atom+xml")
-_BY_NAME = {"rss.xml": "application/rss+xml; charset=utf-8",
-            "atom.xml": "application/atom+xml; charset=utf-8",
-            "feed.json": "application/feed+json; charset=utf-8"}
+_XML_FEEDS = tuple(f.media_type for f in FORMATS if f.is_xml)
+_BY_NAME = {f.file: f"{f.media_type}; charset=utf-8" for f in FORMATS}
 _BY_SUFFIX = {
     ".html": HTML_TYPE, ".htm": HTML_TYPE, ".css": "text/css; charset=utf-8",
     ".xsl": "text/xsl; charset=utf-8", ".xml": "application/xml; charset=utf-8",

@@ -199,3 +199,20 @@ def test_hubs_are_advertised_in_every_format(make_site: SiteFactory, clock) -> N
         ]
     feed = json.loads((root / "public/feed.json").read_text())
     assert feed["hubs"] == [{"type": "WebSub", "url": "https://hub.example.net/"}]
+
+
+def test_every_registered_format_is_built_linked_and_served_by_its_type(built: Path) -> None:
+    """The build, the pages' autodiscovery links and the service read one registry."""
+    from publisher.build.feeds import FORMATS
+    from publisher.web.static import content_type
+
+    index = (built / "index.html").read_text()
+    tag_page = (built / "tags/transport/index.html").read_text()
+    for feed in FORMATS:
+        for folder in FOLDERS:
+            assert (built / folder / feed.file).is_file(), folder + feed.file
+        for page, folder in ((index, ""), (tag_page, "tags/transport/")):
+            links = re.findall(r'<link rel="alternate" type="([^"]+)" title="[^"]*" '
+                               r'href="([^"]+)">', page)
+            assert (feed.media_type, f"{BASE}{folder}{feed.file}") in links
+        assert content_type(feed.file) == f"{feed.media_type}; charset=utf-8"
