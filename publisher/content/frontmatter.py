@@ -10,27 +10,21 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
-from email.utils import parsedate_to_datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import yaml
 
+from publisher.content.fields import FIELDS, KNOWN_KEYS, Check
 from publisher.errors import Problem
-from publisher.text import one_line, slugify
 
 try:  # the C loader is several times faster; PyYAML ships it in its wheels
     from yaml import CSafeLoader as SafeLoader
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader  # type: ignore[assignment]
 
-KNOWN_KEYS = (
-    "title", "date", "updated", "slug", "summary", "tags", "author", "draft", "image", "id",
-)
-DATE_HINT = "write a date as 2026-11-03, 2026-11-03 09:30 or 2026-11-03T09:30:00+01:00"
 _FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 _CLOSE = re.compile(r"^(---|\.\.\.)[ \t]*$", re.MULTILINE)
-_SLUG_OK = re.compile(r"^[\w][\w-]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,141 +110,24 @@ def parse(text: str, source: str, zone: tzinfo) -> tuple[FrontMatter | None, lis
 def _validate(
     data: dict[Any, Any], header: str, body: str, body_line: int, source: str, zone: tzinfo
 ) -> tuple[FrontMatter | None, list[Problem]]:
-    problems: list[Problem] = []
-
-    def line_of(key: str) -> int | None:
-        match = re.search(rf"^{re.escape(key)}\s*:", header, re.MULTILINE)
-        return header.count("\n", 0, match.start()) + 2 if match else None
-
-    def problem(key: str, message: str, hint: str | None = None) -> None:
-        problems.append(Problem(message, path=source, line=line_of(key) or 1, key=key, hint=hint))
-
+    """Each key through its reader in `FIELDS`; unknown keys are warnings."""
+    check = Check(source, header, zone)
     for key in data:
         if str(key) not in KNOWN_KEYS:
             close = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
-            problems.append(Problem(
-                "unknown front-matter key (ignored)", path=source, line=line_of(str(key)),
+            check.problems.append(Problem(
+                "unknown front-matter key (ignored)", path=source, line=check.line_of(str(key)),
                 key=str(key), warning=True,
                 hint=f"did you mean {close[0]!r}?" if close
                 else f"known keys: {', '.join(KNOWN_KEYS)}",
             ))
-
-    title = _one_line(data.get("title"))
-    if not title:
-        problem("title", "missing or empty title", "add a line 'title: ...' to the front matter")
-
-    published = _date(data, "date", zone, problem, required=True)
-    updated = _date(data, "updated", zone, problem, required=False)
-
-    slug = data.get("slug")
-    if slug is not None:
-        slug = str(slug).strip()
-        if not _SLUG_OK.match(slug):
-            problem("slug", f"slug {slug!r} is not usable in a URL",
-                    "use lowercase letters, digits and hyphens, e.g. 'ferry-fares'")
-    elif title:
-        slug = slugify(title)
-        if not slug:
-            problem("title", "cannot make a URL slug from this title", "add 'slug: ...'")
-
-    tags = _tags(data.get("tags"), problem)
-    author = _author(data.get("author"), problem)
-    draft = data.get("draft", False)
-    if not isinstance(draft, bool):
-        problem("draft", "draft must be true or false")
-    summary = data.get("summary")
-    if summary is not None and not isinstance(summary, str | int | float):
-        problem("summary", "summary must be text")
-    image = data.get("image")
-    if image is not None and not isinstance(image, str):
-        problem("image", "image must be a URL or a path")
-    ident = data.get("id")
-    if ident is not None and (isinstance(ident, dict | list) or not str(ident).strip()):
-        problem("id", "id must be a non-empty string",
-                "remove the line to let the build assign one")
-
-    if any(not p.warning for p in problems) or published is None or not title or not slug:
-        return None, problems
-    return FrontMatter(
-        title=title, date=published, updated=updated, slug=str(slug),
-        summary=str(summary).strip() if summary is not None else None,
-        tags=tags, author=author, draft=bool(draft), image=image,
-        id=str(ident).strip() if ident is not None else None,
-        body=body, body_line=body_line,
-    ), problems
-
-
-def _one_line(value: Any) -> str:
-    """A scalar as one line of text (titles end up in email headers); "" for a mapping or list."""
-    if value is None or isinstance(value, dict | list):
-        return ""
-    return one_line(str(value))
-
-
-def _date(data: dict[Any, Any], key: str, zone: tzinfo, problem: Any, *, required: bool
-          ) -> datetime | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            problem(key, f"missing {key}", DATE_HINT)
-        return None
-    parsed = parse_date(value, zone)
-    if parsed is None:
-        problem(key, f"cannot read {key} {str(value)!r}", DATE_HINT)
-    return parsed
-
-
-def parse_date(value: Any, zone: tzinfo) -> datetime | None:
-    """Read a YAML date, datetime or string; a naive value is read in the site's zone."""
-    if isinstance(value, datetime):
-        result = value
-    elif isinstance(value, date):
-        result = datetime.combine(value, time())
-    elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        try:
-            result = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            try:
-                result = parsedate_to_datetime(text)
-            except (TypeError, ValueError, IndexError):
-                return None
-    else:
-        return None
-    return result.replace(tzinfo=zone) if result.tzinfo is None else result
-
-
-def _tags(value: Any, problem: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = value.split(",")
-    if not isinstance(value, list) or any(isinstance(t, dict | list) for t in value):
-        problem("tags", "tags must be a list, e.g. [transport, council]")
-        return ()
-    seen: dict[str, str] = {}
-    for tag in value:
-        name = " ".join(str(tag).split())
-        if name and slugify(name) and slugify(name) not in seen:
-            seen[slugify(name)] = name
-        elif name and not slugify(name):
-            problem("tags", f"tag {name!r} has no letters or digits")
-    return tuple(seen.values())
-
-
-def _author(value: Any, problem: Any) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip():
-        return {"name": _one_line(value)}
-    if isinstance(value, dict) and _one_line(value.get("name")):
-        unknown = set(map(str, value)) - {"name", "email", "url"}
-        if unknown:
-            problem("author", f"unknown author field {sorted(unknown)[0]!r}",
-                    "use name, email, url")
-        return {k: _one_line(v) for k, v in value.items() if k in ("name", "email", "url") and v}
-    problem("author", "author must be a name, or a mapping with name (and email, url)")
-    return None
+    for key, read in FIELDS.items():
+        check.key = key
+        check.fields[key] = read(data.get(key), check)
+    fields = check.fields
+    if any(not p.warning for p in check.problems) or fields["date"] is None:
+        return None, check.problems
+    return FrontMatter(**fields, body=body, body_line=body_line), check.problems
 
 
 def _yaml_problem(exc: yaml.YAMLError, source: str) -> Problem:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from publisher import publish
-from publisher.content.frontmatter import parse_date
+from publisher.content.fields import parse_date
 from publisher.errors import ContentError
 from publisher.text import slugify
 from tests.conftest import SiteFactory, article, settings_of, snapshot
