@@ -24,7 +24,7 @@ from publisher.atomic import atomic_write
 from publisher.build.pages import DigestCopy
 from publisher.build.web_copies import save_web_copy
 from publisher.config import CONFIG_NAME, Settings
-from publisher.delivery import SendFailure, Transport, make_transport
+from publisher.delivery import SendFailure, Transport
 from publisher.delivery.dispatcher import (
     Dispatch,
     MessageMaker,
@@ -40,6 +40,7 @@ from publisher.digest.render import RenderOptions, digest_title, render_digest
 from publisher.digest.select import choose_articles
 from publisher.errors import ConfigError, ContentError, DeliveryError, Problem, PublisherError
 from publisher.mail.headers import site_host
+from publisher.mail.outgoing import open_transport
 from publisher.models import (
     Article,
     Clock,
@@ -143,6 +144,11 @@ def envelope(settings: Settings) -> Envelope:
                     settings.service_url, settings.zone)
 
 
+def retry_policy(settings: Settings) -> RetryPolicy:
+    d = settings.delivery
+    return RetryPolicy(timedelta(seconds=d.retry_base), d.max_attempts, d.max_consecutive_failures)
+
+
 def send_scheduled(settings: Settings, clock: Clock, *, schedule: DigestPlan, due_at: datetime,
                    should_stop: Callable[[], bool] | None = None) -> list[DeliveryReport]:
     """A schedule's run: first finish an earlier digest still owed to anyone, then its own.
@@ -181,7 +187,7 @@ def send_digest(settings: Settings, clock: Clock, *, schedule: DigestPlan,
     if dry_run:
         transport = None  # a dry run never sends
     elif transport is None:
-        transport = make_transport(settings)
+        transport = open_transport(settings)
     now = clock()
     with Store.open(settings.store_url) as store:
         issue = _prepare(settings, store, schedule, due_at, now, warn)
@@ -194,7 +200,7 @@ def send_digest(settings: Settings, clock: Clock, *, schedule: DigestPlan,
         issue = _record(settings, store, schedule, issue, clock, warn)
         _publish_web_copy(settings, clock, issue)
         job = Dispatch(store, issue.digest.id, settings.email.from_address,
-                       _maker(settings, issue, secret), clock, RetryPolicy.of(settings.delivery),
+                       _maker(settings, issue, secret), clock, retry_policy(settings),
                        settings.state_path / f"send-{issue.digest.id}.lock")
         report = dispatch(job, transport, pace=pacer(settings.delivery.rate),
                           should_stop=should_stop, progress=progress)
@@ -240,7 +246,7 @@ def send_test_copy(settings: Settings, clock: Clock, *, schedule: DigestPlan, ad
     """Send the next digest to `address` only, recording nothing; (digest id, server reply)."""
     address = normalise_address(address)
     secret = settings.secret(settings.web.secret_env, "signing unsubscribe links")
-    transport = transport or make_transport(settings)
+    transport = transport or open_transport(settings)
     with Store.open(settings.store_url) as store:
         issue = _prepare(settings, store, schedule, None, clock(), warn)
     if issue is None:

@@ -1,33 +1,36 @@
-"""How a digest is sent: a `Transport` (an outbox folder or SMTP) and the dispatcher.
+"""How mail is handed over: a `Transport` (an outbox folder, SMTP, …) and the dispatcher.
 
-`make_transport(settings)` picks the configured one; for SMTP with a username
-it reads the password from the environment now, so a missing secret is a
-clear error before anything is sent or recorded.
+`TRANSPORTS` names each transport and the function that makes it from a
+`TransportSetup` (the `[delivery]` values, the site folder, a secret reader);
+adding one is a module and a line here, plus its keys in `[delivery]`. A
+factory reads its secrets at once, so a missing password is a clear error
+before anything is sent or recorded. Nothing here reads the configuration or
+knows the concrete store.
 """
 
 from __future__ import annotations
 
-from publisher.config import Settings
-from publisher.delivery.outbox import OutboxTransport
-from publisher.delivery.smtp import SMTPTransport
+from collections.abc import Callable
+
+from publisher.delivery.outbox import open_outbox
+from publisher.delivery.smtp import open_smtp
 from publisher.delivery.transport import (
     PermanentFailure,
     SendFailure,
     TemporaryFailure,
     Transport,
+    TransportSetup,
 )
 
-__all__ = ["PermanentFailure", "SendFailure", "TemporaryFailure", "Transport",
-           "make_transport"]
+__all__ = ["TRANSPORTS", "PermanentFailure", "SendFailure", "TemporaryFailure", "Transport",
+           "TransportSetup", "make_transport"]
+
+TRANSPORTS: dict[str, Callable[[TransportSetup], Transport]] = {
+    "outbox": open_outbox,
+    "smtp": open_smtp,
+}
 
 
-def make_transport(settings: Settings) -> Transport:
+def make_transport(setup: TransportSetup) -> Transport:
     """The transport `[delivery] transport` names, ready to be entered."""
-    delivery = settings.delivery
-    if delivery.transport == "outbox":
-        return OutboxTransport(settings.path(delivery.outbox_dir))
-    password = None
-    if delivery.username:
-        password = settings.secret(delivery.password_env,
-                                   f"the SMTP password of {delivery.username}")
-    return SMTPTransport(delivery, password)
+    return TRANSPORTS[str(setup.values["transport"])](setup)

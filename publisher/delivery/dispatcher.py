@@ -25,17 +25,16 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
-from publisher.config import DeliverySettings
 from publisher.delivery.transport import PermanentFailure, TemporaryFailure, Transport
 from publisher.errors import DeliveryError, PublisherError, SubscriberError
 from publisher.lock import LockBusy, file_lock
 from publisher.models import Clock, DeliveryReport, Subscriber
-from publisher.store.database import Store
 
 Progress = Callable[[DeliveryReport, int], None]
 """Called after each message with this run's totals so far and how many were owed at the start."""
@@ -55,16 +54,41 @@ class SendReport(DeliveryReport):
     next_attempt_at: datetime | None = None
 
 
+class Attempts(Protocol):
+    """A ledger row as the dispatcher reads it."""
+
+    @property
+    def attempts(self) -> int: ...
+
+
+class Ledger(Protocol):
+    """The ledger operations the dispatcher needs; `publisher.store.Store` provides them."""
+
+    def count_recipients(self, digest_id: str, *, now: datetime) -> int: ...
+
+    def recipients(self, digest_id: str, *, now: datetime) -> Iterator[Subscriber]: ...
+
+    def claim(self, digest_id: str, subscriber_id: int, *, now: datetime) -> bool: ...
+
+    def mark_sent(self, digest_id: str, subscriber_id: int, reply: str, *,
+                  now: datetime) -> bool: ...
+
+    def mark_deferred(self, digest_id: str, subscriber_id: int, reply: str,
+                      next_attempt_at: datetime, *, now: datetime) -> int: ...
+
+    def mark_failed(self, digest_id: str, subscriber_id: int, reply: str, *,
+                    now: datetime) -> bool: ...
+
+    def delivery(self, digest_id: str, subscriber_id: int) -> Attempts | None: ...
+
+    def delivery_counts(self, digest_id: str) -> dict[str, int]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     retry_base: timedelta
     max_attempts: int
     max_consecutive_failures: int
-
-    @classmethod
-    def of(cls, delivery: DeliverySettings) -> RetryPolicy:
-        return cls(timedelta(seconds=delivery.retry_base), delivery.max_attempts,
-                   delivery.max_consecutive_failures)
 
     def retry_at(self, attempts: int, now: datetime) -> datetime:
         """When to try again after the n-th failed attempt: base, 2 × base, 4 × base..."""
@@ -75,7 +99,7 @@ class RetryPolicy:
 class Dispatch:
     """One digest to send: its ledger, its envelope sender and how to make each message."""
 
-    store: Store
+    store: Ledger
     digest_id: str
     sender: str
     make_message: MessageMaker

@@ -13,7 +13,13 @@ import mailbox
 from pathlib import Path
 from types import TracebackType
 
+from publisher.delivery.transport import TransportSetup
 from publisher.errors import DeliveryError
+
+
+def open_outbox(setup: TransportSetup) -> OutboxTransport:
+    """The transport `transport = "outbox"` asks for: `outbox_dir`, read against the site."""
+    return OutboxTransport((setup.root / str(setup.values["outbox_dir"])).resolve())
 
 
 class OutboxTransport:

@@ -14,24 +14,58 @@ import contextlib
 import queue
 import smtplib
 import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from types import TracebackType
+from typing import Any, Literal
 
-from publisher.config import DeliverySettings
-from publisher.delivery.transport import PermanentFailure, SendFailure, TemporaryFailure
+from publisher.delivery.transport import (
+    PermanentFailure,
+    SendFailure,
+    TemporaryFailure,
+    TransportSetup,
+)
 from publisher.errors import DeliveryError
 
 PORT_HINT = "check [delivery] host, port and security in publisher.toml (587 with starttls, " \
     "465 with ssl) and that the server is running"
 
 
+@dataclass(frozen=True, slots=True)
+class SMTPOptions:
+    """The `[delivery]` values an SMTP transport uses."""
+
+    host: str = "localhost"
+    port: int = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str = "PUBLISHER_SMTP_PASSWORD"  # noqa: S105 - named in hints, read elsewhere
+    timeout: float = 30.0  # seconds, for each step of the conversation
+    concurrency: int = 2  # connections, each reused for many messages
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> SMTPOptions:
+        """The SMTP values of a whole `[delivery]` table (the others are not ours)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+
+def open_smtp(setup: TransportSetup) -> SMTPTransport:
+    """The transport `transport = "smtp"` asks for; the password is read now, if one is needed."""
+    options = SMTPOptions.of(setup.values)
+    password = None
+    if options.username:
+        password = setup.secret(options.password_env, f"the SMTP password of {options.username}")
+    return SMTPTransport(options, password)
+
+
 class SMTPTransport:
     """Sends through one SMTP server over `concurrency` reused connections."""
 
-    def __init__(self, delivery: DeliverySettings, password: str | None = None,
+    def __init__(self, options: SMTPOptions, password: str | None = None,
                  tls: ssl.SSLContext | None = None) -> None:
-        self.settings = delivery
-        self.concurrency = delivery.concurrency
-        self.label = f"{delivery.host}:{delivery.port}"
+        self.settings = options
+        self.concurrency = options.concurrency
+        self.label = f"{options.host}:{options.port}"
         self._password = password
         self._tls = tls
         self._pool: queue.Queue[_Slot] = queue.Queue()

@@ -18,8 +18,11 @@ many threads; the dispatcher never runs more.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 class SendFailure(Exception):
@@ -57,3 +60,12 @@ class Transport(Protocol):
     def send(self, sender: str, recipient: str, message: bytes) -> str:
         """Hand over one message; return the server's reply (e.g. "250 2.0.0 queued")."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class TransportSetup:
+    """What a transport is made from: plain values, never the site's whole settings."""
+
+    values: Mapping[str, Any]  # the `[delivery]` table, its defaults filled in
+    root: Path  # the site folder: relative folders are read against it
+    secret: Callable[[str, str], str]  # (variable, what it is for) -> its value, or a clear error

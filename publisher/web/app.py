@@ -35,7 +35,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from publisher import theme
 from publisher.clock import system_clock
 from publisher.config import Settings
-from publisher.delivery import make_transport
 from publisher.errors import (
     OutputError,
     PublisherError,
@@ -44,6 +43,7 @@ from publisher.errors import (
     TokenError,
 )
 from publisher.mail.confirmation import HTML_TEMPLATE, TEXT_TEMPLATE, ConfirmationMail
+from publisher.mail.outgoing import open_transport
 from publisher.models import Clock
 from publisher.store.database import Store
 from publisher.text import plural
@@ -165,8 +165,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
         raise OutputError("there is nothing to serve yet", path=settings.output_path,
                           hint="run `publisher build` first")
     if transport_factory is None:
-        make_transport(settings)  # a missing SMTP password stops the start, not a subscriber
-        transport_factory = partial(make_transport, settings)
+        open_transport(settings)  # a missing SMTP password stops the start, not a subscriber
+        transport_factory = partial(open_transport, settings)
     pages, mail = Pages(settings), ConfirmationMail(settings)
     for env, names in ((pages.env, SERVICE_TEMPLATES), (mail.env, MAIL_TEMPLATES)):
         for name in names:  # a broken template stops the start too

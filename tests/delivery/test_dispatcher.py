@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from publisher.config import DeliverySettings
 from publisher.delivery import PermanentFailure, TemporaryFailure
 from publisher.delivery.dispatcher import STOP_REQUESTED, Dispatch, RetryPolicy, dispatch
 from publisher.delivery.outbox import OutboxTransport
 from publisher.delivery.pace import TokenBucket
-from publisher.delivery.smtp import SMTPTransport, dot_stuffed, envelope_address
+from publisher.delivery.smtp import SMTPOptions, SMTPTransport, dot_stuffed, envelope_address
 from publisher.errors import DeliveryError
 from publisher.lock import file_lock
 from publisher.models import Subscriber
@@ -47,7 +46,7 @@ def message_for(subscriber: Subscriber) -> bytes:
 
 
 def smtp(server: SMTPServer, **options: object) -> SMTPTransport:
-    settings = DeliverySettings(transport="smtp", host=server.host, port=server.port,
+    settings = SMTPOptions(host=server.host, port=server.port,
                                 security="none", **options)  # type: ignore[arg-type]
     return SMTPTransport(settings)
 
@@ -153,7 +152,7 @@ def test_a_dropped_connection_is_reopened_for_the_next_message(smtp_server: SMTP
 
 def test_unreachable_server() -> None:
     port = free_port()
-    settings = DeliverySettings(transport="smtp", host="127.0.0.1", port=port,
+    settings = SMTPOptions(host="127.0.0.1", port=port,
                                 security="none", timeout=5)
     with pytest.raises(DeliveryError) as caught, SMTPTransport(settings):
         pass
@@ -165,7 +164,7 @@ def test_unreachable_server() -> None:
 
 def test_login_and_a_refused_login() -> None:
     with SMTPServer(login=("ann", "s3cret")) as server:
-        settings = DeliverySettings(transport="smtp", host=server.host, port=server.port,
+        settings = SMTPOptions(host=server.host, port=server.port,
                                     security="none", username="ann", concurrency=1)
         with SMTPTransport(settings, "s3cret") as transport:
             transport.send(SENDER, "bob@example.org", b"Subject: a\r\n\r\na\r\n")
@@ -206,7 +205,7 @@ def test_starttls_with_a_verified_certificate(certificate: tuple[Path, Path]) ->
     server_side.load_cert_chain(cert, key)
     trusting = ssl.create_default_context(cafile=str(cert))
     with SMTPServer(tls=server_side, login=("ann", "s3cret")) as server:
-        settings = DeliverySettings(transport="smtp", host=server.host, port=server.port,
+        settings = SMTPOptions(host=server.host, port=server.port,
                                     security="starttls", username="ann", concurrency=1)
         with SMTPTransport(settings, "s3cret", tls=trusting) as transport:
             transport.send(SENDER, "bob@example.org", b"Subject: a\r\n\r\na\r\n")
@@ -412,3 +411,12 @@ def test_messages_parse_as_mail(store: Store, tmp_path: Path, smtp_server: SMTPS
     dispatch(job(store, digest_of(store), tmp_path), smtp(smtp_server))
     parsed = email.message_from_bytes(smtp_server.messages[0].data, policy=email.policy.default)
     assert parsed["To"] == ann.email
+
+
+def test_the_configuration_offers_exactly_the_registered_transports() -> None:
+    from typing import get_args
+
+    from publisher.config import DeliverySettings
+    from publisher.delivery import TRANSPORTS
+
+    assert set(get_args(DeliverySettings.model_fields["transport"].annotation)) == set(TRANSPORTS)
