@@ -172,7 +172,9 @@ def run_sender(site: Path) -> None:
     """Send the digest; print JSON with the sending phase's figures and the process's."""
     from publisher.clock import fixed_clock, parse_moment
     from publisher.config import load_settings
-    from publisher.send import default_plan, send_digest
+    from publisher.mail.outgoing import open_transport
+    from publisher.send import DigestRun, default_plan, send_digest
+    from publisher.store.database import Store
 
     settings = load_settings(site)
     clock = fixed_clock(parse_moment(NOW, UTC))
@@ -182,7 +184,10 @@ def run_sender(site: Path) -> None:
         if not marks:
             marks.append((time.perf_counter(), time.process_time()))
 
-    report = send_digest(settings, clock, schedule=default_plan(settings), progress=progress)
+    with Store.open(settings.store_url) as store:
+        run = DigestRun.of(settings, store, clock)
+        report = send_digest(run, open_transport(settings), schedule=default_plan(settings),
+                             progress=progress)
     end_wall, end_cpu = time.perf_counter(), time.process_time()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     assert report is not None and report.stopped is None, report

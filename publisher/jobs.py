@@ -1,6 +1,9 @@
 """The work behind a schedule: build the site (and tell the hubs), then send a digest.
 
-`SiteJobs` is the `JobRunner` that `publisher tick` and `publisher run` use.
+`SiteJobs` is the `JobRunner` that `publisher tick` and `publisher run` use. A
+digest run reads the articles once, uses the scheduler's own store connection,
+and builds the site once: when the new digest's web copy is saved (so "view in
+browser" works from the first message), or at the end if there was nothing new.
 A build uses the time of the run, not the due time, so a late run still
 publishes every article whose date has come.
 """
@@ -14,33 +17,40 @@ from publisher import publish
 from publisher.build.websub import HubNotifier
 from publisher.clock import fixed_clock
 from publisher.config import Settings
+from publisher.delivery import Transport
 from publisher.errors import ScheduleError
+from publisher.mail.outgoing import open_transport
 from publisher.models import BuildReport, Clock, DeliveryReport, Schedule
 from publisher.schedule.runs import JobStopped
+from publisher.store.database import Store
+
+Action = Callable[["SiteJobs", Schedule, datetime], str]
 
 
 class SiteJobs:
-    """Runs `build` and `digest` schedules for one site."""
+    """Runs the schedules of one site: each action is a method named in `ACTIONS`.
 
-    def __init__(self, settings: Settings, clock: Clock, *,
+    `store` is the scheduler's own connection, shared by every job it runs;
+    `transport_factory` opens the mail transport when a digest needs one.
+    """
+
+    def __init__(self, settings: Settings, clock: Clock, store: Store, *,
                  should_stop: Callable[[], bool] = lambda: False,
-                 notifier: HubNotifier | None = None) -> None:
+                 notifier: HubNotifier | None = None,
+                 transport_factory: Callable[[Settings], Transport] = open_transport) -> None:
         self.settings = settings
         self.clock = clock
+        self.store = store
         self.should_stop = should_stop
         self.notifier = notifier or HubNotifier()
+        self.transport_factory = transport_factory
 
     def run(self, schedule: Schedule, due_at: datetime) -> str:
-        built = self.build()
-        if schedule.action == "build":
-            return built
-        sent = run_digest(self.settings, schedule, due_at, self.clock,
-                          should_stop=self.should_stop)
-        return f"{built}; {sent}"
+        return ACTIONS[schedule.action](self, schedule, due_at)
 
-    def build(self) -> str:
+    def build(self, source: publish.Source | None = None) -> str:
         """Publish as of now; ping the hubs about the feeds whose bytes changed."""
-        report = publish.build(self.settings, fixed_clock(self.clock()))
+        report = publish.build(self.settings, fixed_clock(self.clock()), source=source)
         summary = build_summary(report)
         hubs = self.settings.feeds.hubs
         if hubs and report.changed_feeds:
@@ -49,6 +59,36 @@ class SiteJobs:
             summary += "; " + self.notifier.notify(hubs, urls).summary()
         return summary
 
+    def build_job(self, schedule: Schedule, due_at: datetime) -> str:
+        return self.build()
+
+    def digest_job(self, schedule: Schedule, due_at: datetime) -> str:
+        """Build the site and send the digest of `schedule` for `due_at`."""
+        from publisher.send import DigestRun, default_plan, plan_of, send_scheduled
+
+        source = publish.read_source(self.settings)
+        built: list[str] = []
+
+        def publish_site(changed: bool) -> None:
+            if changed or not built:
+                built.append(self.build(source))
+
+        run = DigestRun(self.settings, self.store, self.clock, source, publish_site)
+        plan = plan_of(schedule, due_at, default_plan(self.settings))
+        try:
+            reports = send_scheduled(run, self.transport_factory(self.settings), schedule=plan,
+                                     due_at=due_at, should_stop=self.should_stop)
+        finally:
+            if not built:  # nothing new to send, or it failed first: the site is still built
+                publish_site(False)
+        return f"{built[-1]}; {digest_summary(reports, self.should_stop)}"
+
+
+ACTIONS: dict[str, Action] = {
+    "build": SiteJobs.build_job,
+    "digest": SiteJobs.digest_job,
+}
+
 
 def build_summary(report: BuildReport) -> str:
     noun = "article" if report.articles == 1 else "articles"
@@ -56,13 +96,8 @@ def build_summary(report: BuildReport) -> str:
             f"{report.unchanged} unchanged, {len(report.removed)} removed")
 
 
-def run_digest(settings: Settings, schedule: Schedule, due_at: datetime, clock: Clock, *,
-               should_stop: Callable[[], bool] = lambda: False) -> str:
-    """Send the digest of `schedule` for `due_at` (after any earlier one still owed)."""
-    from publisher.send import plan_of, send_scheduled  # digest runs only
-
-    reports = send_scheduled(settings, clock, schedule=plan_of(settings, schedule, due_at),
-                             due_at=due_at, should_stop=should_stop)
+def digest_summary(reports: list[DeliveryReport], should_stop: Callable[[], bool]) -> str:
+    """One line for the digests a run sent; a stopped run raises, to be retried or reported."""
     if not reports:
         return "no digest: nothing new"
     summary = "; ".join(delivery_summary(r) for r in reports)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from publisher.build.web_copies import load_web_copies
 from publisher.config import Settings
 from publisher.content.cache import ArticleCache
 from publisher.content.ids import write_pending_ids
-from publisher.content.load import ParseContext, load_content, scan
+from publisher.content.load import ParseContext, discover, load_content, scan, stamp_of
 from publisher.errors import ConfigError, ContentError, Problem
 from publisher.lock import file_lock
 from publisher.models import Article, BuildReport, Clock, LoadedContent, OutputFile, Site
@@ -39,7 +39,28 @@ def parse_context(settings: Settings) -> ParseContext:
     return ParseContext(settings.base_url, settings.permalink, settings.timezone)
 
 
-def load(settings: Settings, *, strict: bool = False, readonly: bool = False) -> LoadedContent:
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Every article, read and parsed once: what a digest run and its build share."""
+
+    keys: Mapping[str, str]  # each article file's cache key
+    stamps: tuple[tuple[str, tuple[int, int, int]], ...]  # each file's stamp when it was read
+    content: LoadedContent
+
+    def still_current(self, settings: Settings) -> bool:
+        """True when no article file was added, removed or written since it was read."""
+        found = discover(settings.content_path, settings.root)
+        if [source for source, _ in found] != [source for source, _ in self.stamps]:
+            return False
+        try:
+            return all(stamp_of(os.stat(path)) == stamp
+                       for (_, path), (_, stamp) in zip(found, self.stamps, strict=True))
+        except OSError:
+            return False
+
+
+def read_source(settings: Settings, *, strict: bool = False, readonly: bool = False
+                ) -> Source:
     """Read and validate every article; with `strict`, warnings count as errors."""
     context = parse_context(settings)
     files = scan(settings.content_path, settings.root, context)
@@ -47,19 +68,32 @@ def load(settings: Settings, *, strict: bool = False, readonly: bool = False) ->
         loaded, fresh = load_content(files, context, cache.get_many(f.key for f in files))
         cache.replace_all(fresh, keep=[f.key for f in files])
     _refuse_warnings_if_strict(loaded.warnings, strict)
-    return loaded
+    return Source({f.source: f.key for f in files}, tuple((f.source, f.stamp) for f in files),
+                  loaded)
 
 
-def build(settings: Settings, clock: Clock, *, strict: bool = False) -> BuildReport:
-    """Publish the site: feeds, the archive's pages and static files into the output folder."""
+def load(settings: Settings, *, strict: bool = False, readonly: bool = False) -> LoadedContent:
+    """Every article, validated (`read_source` without the keys)."""
+    return read_source(settings, strict=strict, readonly=readonly).content
+
+
+def build(settings: Settings, clock: Clock, *, strict: bool = False,
+          source: Source | None = None) -> BuildReport:
+    """Publish the site: feeds, the archive's pages and static files into the output folder.
+
+    `source` is the content already read by the caller (a digest run); if any article
+    changed since, it is read afresh.
+    """
     with file_lock(settings.state_path / "build.lock"), \
             OutputWriter(settings.output_path, settings.state_path) as writer:
         context = parse_context(settings)
-        files = scan(settings.content_path, settings.root, context)
+        if source is not None and not source.still_current(settings):
+            source = None
+        files = scan(settings.content_path, settings.root, context) if source is None else []
         digests = load_web_copies(settings.path(settings.digests_dir), settings.root)
         site = settings.site()
         pages = _page_options(settings, site)
-        keys = {f.source: f.key for f in files}
+        keys = dict(source.keys) if source is not None else {f.source: f.key for f in files}
         now = clock()
         previous = buildstate.read(settings.state_path)
         if previous and previous.covers(_inputs(settings, keys, pages), now) and writer.intact():
@@ -67,7 +101,10 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False) -> BuildRep
             return BuildReport(previous.articles, previous.drafts, previous.scheduled,
                                unchanged=len(writer.produced_before()), warnings=previous.warnings)
         with ArticleCache(settings.state_path / CACHE_NAME) as cache:
-            loaded, fresh = load_content(files, context, cache.get_many(keys.values()))
+            if source is None:
+                loaded, fresh = load_content(files, context, cache.get_many(keys.values()))
+            else:
+                loaded, fresh = source.content, {}
             del files  # the articles' bytes are no longer needed
             _refuse_warnings_if_strict(loaded.warnings, strict)
             # Every article is valid: give the new ones their permanent ids now, while

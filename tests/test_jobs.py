@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from publisher.build.websub import HubNotifier
 from publisher.clock import fixed_clock
 from publisher.config import load_settings
-from publisher.jobs import SiteJobs, run_digest
+from publisher.jobs import SiteJobs
 from publisher.models import Schedule
 from publisher.schedule.runs import JobStopped, run_due
 from publisher.store.database import Store
@@ -30,12 +31,28 @@ def site_with_hubs(make_site: SiteFactory, *hubs: Hub) -> Path:
                      config=BASE_CONFIG + f"\n[feeds]\nhubs = [{listed}]\n")
 
 
-def jobs(root: Path, now: datetime = NOW) -> SiteJobs:
-    return SiteJobs(load_settings(root), fixed_clock(now),
-                    notifier=HubNotifier(sleep=Sleeps()))
+Jobs = Callable[..., SiteJobs]
 
 
-def test_a_build_that_changed_feeds_tells_every_hub_of_each_one(make_site: SiteFactory) -> None:
+@pytest.fixture
+def jobs() -> Iterator[Jobs]:
+    """Makes a site's jobs on a store of their own, as `publisher tick` does."""
+    opened: list[Store] = []
+
+    def make(root: Path, now: datetime = NOW,
+             should_stop: Callable[[], bool] = lambda: False) -> SiteJobs:
+        settings = load_settings(root)
+        opened.append(Store.open(settings.store_url))
+        return SiteJobs(settings, fixed_clock(now), opened[-1], should_stop=should_stop,
+                        notifier=HubNotifier(sleep=Sleeps()))
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def test_a_build_that_changed_feeds_tells_every_hub_of_each_one(
+        make_site: SiteFactory, jobs: Jobs) -> None:
     one, two = Hub(), Hub()
     root = site_with_hubs(make_site, one, two)
     with running(one, two):
@@ -47,7 +64,7 @@ def test_a_build_that_changed_feeds_tells_every_hub_of_each_one(make_site: SiteF
     assert summary.endswith("; notified 2 hubs of 6 changed feeds")
 
 
-def test_a_build_that_changed_no_feed_tells_no_hub(make_site: SiteFactory) -> None:
+def test_a_build_that_changed_no_feed_tells_no_hub(make_site: SiteFactory, jobs: Jobs) -> None:
     hub = Hub()
     root = site_with_hubs(make_site, hub)
     with running(hub):
@@ -64,7 +81,7 @@ def test_a_build_that_changed_no_feed_tells_no_hub(make_site: SiteFactory) -> No
 
 
 def test_a_hub_that_fails_is_given_up_and_the_build_still_succeeds(
-        make_site: SiteFactory, tmp_path: Path) -> None:
+        make_site: SiteFactory, tmp_path: Path, jobs: Jobs) -> None:
     down, up = Hub(default=503), Hub()
     root = site_with_hubs(make_site, down, up)
     with running(down, up), Store.open(f"sqlite:///{tmp_path / 'p.db'}") as store:
@@ -76,7 +93,7 @@ def test_a_hub_that_fails_is_given_up_and_the_build_still_succeeds(
 
 
 def test_a_late_build_publishes_what_fell_due_by_the_time_it_runs(
-        make_site: SiteFactory) -> None:
+        make_site: SiteFactory, jobs: Jobs) -> None:
     root = make_site({"content/a.md": article("Soon", "2026-11-25 12:10", id="a")})
     due = datetime(2026, 11, 25, 12, tzinfo=UTC)
     summary = jobs(root, NOW + timedelta(minutes=10)).run(BUILD, due)
@@ -100,7 +117,7 @@ def outbox(root: Path) -> list[str]:
 
 
 def test_a_digest_schedule_builds_then_sends_once_per_due_time(
-        make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+        make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch, jobs: Jobs) -> None:
     root = digest_site(make_site, monkeypatch, "2026-11-25")
     settings = load_settings(root)
     with Store.open(settings.store_url) as store:
@@ -116,21 +133,61 @@ def test_a_digest_schedule_builds_then_sends_once_per_due_time(
 
 
 def test_an_earlier_digest_left_unfinished_goes_out_before_the_next(
-        make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+        make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch, jobs: Jobs) -> None:
     root = digest_site(make_site, monkeypatch, "2026-11-24")
-    settings = load_settings(root)
+
     def stop_after_one() -> bool:
         return len(outbox(root)) >= 1
 
     first = datetime(2026, 11, 24, 12, tzinfo=UTC)
     with pytest.raises(JobStopped):
-        run_digest(settings, DIGEST, first, fixed_clock(first), should_stop=stop_after_one)
+        jobs(root, first, stop_after_one).run(DIGEST, first)
     assert outbox(root) == ["ann@example.org"]
     (root / "content/c.md").write_text(article("C", "2026-11-25 08:00", id="c"))
-    summary = run_digest(settings, DIGEST, datetime(2026, 11, 25, 12, tzinfo=UTC),
-                         fixed_clock(NOW))
-    assert summary == ("digest weekly-20261124-1200: 1 sent, 0 skipped, 0 deferred, 0 failed; "
-                       "digest weekly-20261125-1200: 2 sent, 0 skipped, 0 deferred, 0 failed")
+    summary = jobs(root).run(DIGEST, datetime(2026, 11, 25, 12, tzinfo=UTC))
+    assert summary.split("; ", 1)[1] == (
+        "digest weekly-20261124-1200: 1 sent, 0 skipped, 0 deferred, 0 failed; "
+        "digest weekly-20261125-1200: 2 sent, 0 skipped, 0 deferred, 0 failed")
     assert outbox(root) == ["ann@example.org", "ann@example.org", "bob@example.org",
                             "bob@example.org"]
 
+
+
+COUNTING_TICK = """
+import collections, sys
+seen = collections.Counter()
+def hook(event, args):
+    if event == "open" and isinstance(args[0], str):
+        if args[0].endswith("build.lock"):
+            seen["build"] += 1
+        elif args[0].endswith(".md"):
+            seen["read " + args[0].rsplit("/", 1)[-1]] += 1
+    elif event == "sqlite3.connect" and str(args[0]).endswith("publisher.db"):
+        seen["store connections"] += 1
+sys.addaudithook(hook)
+from publisher.cli import cli
+try:
+    cli.main(sys.argv[1:], prog_name="publisher")
+finally:
+    print(dict(sorted(seen.items())), file=sys.stderr)
+"""
+
+
+def test_a_digest_tick_builds_once_reads_each_article_once_and_opens_one_connection(
+        make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Watched from inside a real `publisher tick` by Python's audit hooks."""
+    import ast
+    import subprocess
+    import sys
+
+    root = digest_site(make_site, monkeypatch, "2026-11-25")
+    (root / "schedules").mkdir()
+    (root / "schedules/daily.toml").write_text('action = "digest"\ncron = "0 12 * * *"\n'
+                                               'timezone = "UTC"\n')
+    done = subprocess.run([sys.executable, "-c", COUNTING_TICK, "--site", str(root), "tick",
+                           "--now", "2026-11-25T12:05:00Z"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "daily: ok" in done.stdout and "2 sent" in done.stdout
+    counts = ast.literal_eval(done.stderr.strip().splitlines()[-1])
+    assert counts == {"build": 1, "read a.md": 1, "read b.md": 1, "store connections": 1}

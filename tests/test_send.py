@@ -14,16 +14,10 @@ import pytest
 from publisher.clock import fixed_clock
 from publisher.config import Settings
 from publisher.errors import ConfigError, DeliveryError, PublisherError, TemplateError
-from publisher.send import (
-    DigestPlan,
-    default_plan,
-    plan_for,
-    preview_digest,
-    send_digest,
-    send_test_copy,
-)
+from publisher.send import DigestPlan, default_plan, plan_for
 from publisher.store.database import NewSubscriber, Store
 from tests.conftest import MAIL_CONFIG, NOW, SMTP_CONFIG, SiteFactory, article, settings_of
+from tests.sending import preview_digest, send_digest, send_test_copy
 from tests.smtp_server import SMTPServer
 
 SECRET = "a-test-signing-secret"
@@ -277,3 +271,12 @@ def test_plans(tmp_path: Path) -> None:
         assert str(caught.value) == (
             f"unknown digest schedule {name!r}\n  hint: digest schedules: weekly; without "
             "--schedule, the digest set up in [email] ('digest') is used")
+
+
+def test_a_dry_run_counts_the_readers_the_send_then_reaches(make_site: SiteFactory) -> None:
+    settings = site(make_site)
+    plan = DigestPlan("ferry", tags=("ferry",), audience=("ferry",))
+    counted = send_digest(settings, fixed_clock(NOW), schedule=plan, dry_run=True)
+    sent = send_digest(settings, fixed_clock(NOW), schedule=plan)
+    assert counted is not None and sent is not None
+    assert counted.sent == sent.sent == 2

@@ -18,14 +18,30 @@ from publisher.errors import ContentError, Problem
 from publisher.models import is_digest_id
 
 
-def save_web_copy(folder: Path, copy: DigestCopy) -> None:
-    """Write (or rewrite, identically) one digest's web copy and its record."""
+def save_web_copy(folder: Path, copy: DigestCopy) -> bool:
+    """Write one digest's web copy and its record; False if both were already as written.
+
+    A copy saved again unchanged is not touched, so the build sees no new input.
+    """
     if not is_digest_id(copy.digest_id):
         raise ValueError(f"digest id {copy.digest_id!r} cannot name a file")
     record = {"id": copy.digest_id, "title": copy.title, "date": copy.date.isoformat()}
-    atomic_write(folder / f"{copy.digest_id}.html", copy.web_html.encode())
-    atomic_write(folder / f"{copy.digest_id}.json",
-                 (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode())
+    files = {folder / f"{copy.digest_id}.html": copy.web_html.encode(),
+             folder / f"{copy.digest_id}.json":
+             (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode()}
+    changed = False
+    for path, data in files.items():
+        if not _holds(path, data):
+            atomic_write(path, data)
+            changed = True
+    return changed
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def load_web_copies(folder: Path, root: Path) -> list[DigestCopy]:

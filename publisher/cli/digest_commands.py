@@ -24,8 +24,11 @@ from publisher.cli import AppContext, cli, pass_app, plural, warn
 from publisher.config import Settings
 from publisher.delivery.dispatcher import STOP_REQUESTED, SendReport
 from publisher.errors import Problem
+from publisher.mail.outgoing import open_transport
 from publisher.models import DeliveryReport
-from publisher.send import plan_for, preview_digest, send_digest, send_test_copy
+from publisher.send import DigestRun, plan_for, preview_digest, send_digest, send_test_copy
+from publisher.send import dry_run as dry_run_digest
+from publisher.store.database import Store
 
 _SCHEDULE = click.option("--schedule", "schedule_name", metavar="NAME",
                          help="The schedule whose digest to use (default: the one set up "
@@ -55,7 +58,9 @@ def preview(app: AppContext, schedule_name: str | None, out: Path | None,
     app.now = now
     settings = app.settings
     plan = plan_for(settings, schedule_name, app.clock())
-    result = preview_digest(settings, app.clock, schedule=plan, out=out, warn=_warn_one)
+    with Store.open(settings.store_url) as store:
+        run = DigestRun.of(settings, store, app.clock, readonly=True)
+        result = preview_digest(run, schedule=plan, out=out, warn=_warn_one)
     if result is None:
         click.echo("nothing new: no digest would be sent now")
         return
@@ -88,16 +93,25 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
     settings = app.settings
     plan = plan_for(settings, schedule_name, app.clock())
     if address is not None:
-        sent = send_test_copy(settings, app.clock, schedule=plan, address=address,
-                              warn=_warn_one)
+        transport = open_transport(settings)
+        with Store.open(settings.store_url) as store:
+            run = DigestRun.of(settings, store, app.clock, readonly=True)
+            sent = send_test_copy(run, transport, schedule=plan, address=address,
+                                  warn=_warn_one)
         if sent is None:
             click.echo("nothing new: no digest to send a copy of")
         else:
             click.echo(f"sent a test copy of digest {sent[0]} to {address}: {sent[1]}")
         return
-    with _progress_bar() as progress, _stop_on_signal() as should_stop:
-        report = send_digest(settings, app.clock, schedule=plan, dry_run=dry_run,
-                             should_stop=should_stop, progress=progress, warn=_warn_one)
+    transport = None if dry_run else open_transport(settings)  # a missing password stops here
+    with Store.open(settings.store_url) as store, _progress_bar() as progress, \
+            _stop_on_signal() as should_stop:
+        run = DigestRun.of(settings, store, app.clock, readonly=dry_run)
+        if transport is None:
+            report = dry_run_digest(run, schedule=plan, warn=_warn_one)
+        else:
+            report = send_digest(run, transport, schedule=plan, should_stop=should_stop,
+                                 progress=progress, warn=_warn_one)
     if report is None:
         click.echo("nothing new since the last digest: no digest sent")
     elif dry_run:

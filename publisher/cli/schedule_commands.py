@@ -61,8 +61,8 @@ def tick(app: AppContext, now: str | None) -> None:
         click.echo(f"no enabled schedules in {settings.schedules_dir}/")
         return
     stop = StopRequest()
-    runner = SiteJobs(settings, clock, should_stop=stop.is_set)
     with _store(settings) as store, stop_on_signals(stop):
+        runner = SiteJobs(settings, clock, store, should_stop=stop.is_set)
         outcomes = run_due(schedules, store, clock, runner, lock_dir=lock_dir(settings),
                            should_stop=stop.is_set, report=_echo)
     if failed(outcomes):
@@ -93,8 +93,8 @@ def run_(app: AppContext) -> None:
                             'and every = "15m"')
     configure_logging()
     stop = StopRequest()
-    runner = SiteJobs(settings, system_clock, should_stop=stop.is_set)
     with _store(settings) as store, stop_on_signals(stop):
+        runner = SiteJobs(settings, system_clock, store, should_stop=stop.is_set)
         serve(Daemon(schedules, store, system_clock, runner, lock_dir(settings), stop))
 
 

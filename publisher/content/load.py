@@ -76,6 +76,12 @@ class SourceFile:
     source: str
     raw: bytes
     key: str
+    stamp: tuple[int, int, int] = (0, 0, 0)  # size, mtime_ns and inode when it was read
+
+
+def stamp_of(info: os.stat_result) -> tuple[int, int, int]:
+    """What changes when a file is written or replaced: its size, time and inode."""
+    return (info.st_size, info.st_mtime_ns, info.st_ino)
 
 
 def scan(content_path: Path, root: Path, context: ParseContext) -> list[SourceFile]:
@@ -85,7 +91,8 @@ def scan(content_path: Path, root: Path, context: ParseContext) -> list[SourceFi
     for source, path in discover(content_path, root):
         with open(path, "rb") as handle:
             raw = handle.read()
-        files.append(SourceFile(source, raw, article_key(source, raw, fingerprint)))
+            stamp = stamp_of(os.fstat(handle.fileno()))
+        files.append(SourceFile(source, raw, article_key(source, raw, fingerprint), stamp))
     return files
 
 

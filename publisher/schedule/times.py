@@ -160,6 +160,26 @@ def due_times_between(schedule: Schedule, after: datetime, until: datetime) -> l
     return list(takewhile(lambda due: due <= until, iter_due(schedule, after)))
 
 
+# How far back `previous_due` looks, in windows that grow so a dense schedule stops early.
+_LOOKBACK = (timedelta(hours=1), timedelta(days=1), timedelta(days=32), timedelta(days=400))
+
+
+def previous_due(schedule: Schedule, before: datetime) -> datetime | None:
+    """The last due instant strictly before `before` (looked for up to 400 days back).
+
+    The work does not grow with the density of the timetable: a per-minute cron is
+    found in the first hour looked at, a yearly one in the last window.
+    """
+    if schedule.every is not None:
+        index = -((EPOCH - before.astimezone(UTC)) // schedule.every) - 1  # ceil, then one back
+        return EPOCH + index * schedule.every
+    for span in _LOOKBACK:
+        found = due_times_between(schedule, before - span, before - timedelta.resolution)
+        if found:
+            return found[-1]
+    return None
+
+
 def next_due_times(schedule: Schedule, after: datetime, count: int) -> list[datetime]:
     """The next `count` due instants strictly after `after`."""
     return list(islice(iter_due(schedule, after), count))

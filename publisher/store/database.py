@@ -317,14 +317,11 @@ class Store:
             deliveries.c.subscriber_id == subscribers.c.id,
             or_(deliveries.c.status.in_(DONE),
                 and_(deliveries.c.status == "deferred", deliveries.c.next_attempt_at > now)))
-        stmt = select(subscribers).where(subscribers.c.status == "active", ~done.exists())
-        audience = tags_of(rows[0][0])
-        if audience:  # those who chose one of its topics, and those who chose none
-            padded = literal(",") + subscribers.c.tags + literal(",")
-            stmt = stmt.where(or_(subscribers.c.tags == "",
-                                  *(padded.contains(f",{tag},", autoescape=True)
-                                    for tag in audience)))
-        return stmt
+        return _in_audience(select(subscribers).where(~done.exists()), tags_of(rows[0][0]))
+
+    def audience(self, tags: Sequence[str], batch: int = BATCH) -> Iterator[Subscriber]:
+        """The active subscribers a digest for `tags` reaches (all of them for no tags)."""
+        return self._pages(_in_audience(select(subscribers), tags_of(tags_text(tags))), batch)
 
     def claim(self, digest_id: str, subscriber_id: int, *, now: datetime) -> bool:
         """Commit the ledger row as pending before a message is handed to the transport.
@@ -399,3 +396,16 @@ class Store:
         stmt = stmt.on_conflict_do_update(index_elements=[schedule_state.c.name], set_={
             key: stmt.excluded[key] for key in values if key != "name"})
         self._write(stmt, {})
+
+
+def _in_audience(stmt: Select[Any], audience: Sequence[str]) -> Select[Any]:
+    """Who a digest reaches: active subscribers who chose one of its topics, or chose none.
+
+    The one statement of that rule: sending and the dry run's count both go through it.
+    """
+    stmt = stmt.where(subscribers.c.status == "active")
+    if not audience:
+        return stmt
+    padded = literal(",") + subscribers.c.tags + literal(",")
+    return stmt.where(or_(subscribers.c.tags == "",
+                          *(padded.contains(f",{tag},", autoescape=True) for tag in audience)))

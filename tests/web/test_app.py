@@ -35,11 +35,12 @@ from publisher.cli import cli
 from publisher.config import Settings
 from publisher.errors import ConfigError, DeliveryError, OutputError
 from publisher.models import Subscriber
-from publisher.send import default_plan, send_digest
+from publisher.send import default_plan
 from publisher.store.database import Store
 from publisher.subscribers.tokens import confirm_token, unsubscribe_token
 from publisher.web.app import create_app
 from tests.conftest import BASE_CONFIG, NOW, SiteFactory, article, settings_of
+from tests.sending import send_digest
 
 SECRET = "a signing key for the tests, long enough"
 SITE = "https://news.example.org/"
