@@ -191,3 +191,12 @@ def test_a_digest_tick_builds_once_reads_each_article_once_and_opens_one_connect
     assert "daily: ok" in done.stdout and "2 sent" in done.stdout
     counts = ast.literal_eval(done.stderr.strip().splitlines()[-1])
     assert counts == {"build": 1, "read a.md": 1, "read b.md": 1, "store connections": 1}
+
+
+def test_schedule_files_offer_exactly_the_registered_actions() -> None:
+    from typing import get_args
+
+    from publisher.jobs import ACTIONS
+    from publisher.schedule.files import ScheduleFile
+
+    assert set(get_args(ScheduleFile.model_fields["action"].annotation)) == set(ACTIONS)

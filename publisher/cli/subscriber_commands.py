@@ -16,10 +16,9 @@ from publisher.store.database import Store
 from publisher.store.schema import SUBSCRIBER_STATUSES
 from publisher.subscribers.addresses import (
     add_subscriber,
-    export_csv,
-    import_csv,
     normalise_address,
 )
+from publisher.subscribers.csv_files import export_csv, import_csv
 
 _ROW = "{email:<32} {status:<12} {joined:<10}  {name:<24} {tags}"
 

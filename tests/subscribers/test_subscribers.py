@@ -14,12 +14,11 @@ from publisher.errors import SubscriberError
 from publisher.store.database import Store
 from publisher.subscribers.addresses import (
     add_subscriber,
-    export_csv,
-    import_csv,
     normalise_address,
     normalise_name,
     parse_tags,
 )
+from publisher.subscribers.csv_files import export_csv, import_csv
 from tests.conftest import BASE_CONFIG, NOW, SiteFactory
 
 
