@@ -353,8 +353,9 @@ def _problem_from(err: Any, model: type[BaseModel], label: str, lines: dict[str,
     if kind == "missing":
         return Problem("required key is missing", path=label, line=line, key=key,
                        hint=f"add `{loc[-1]} = ...`")
-    hint = (err.get("ctx") or {}).get("hint")
-    return Problem(_message(err), path=label, line=line, key=key, hint=hint)
+    given = (err.get("ctx") or {}).get("hint")
+    return Problem(_message(err), path=label, line=line, key=key,
+                   hint=str(given) if given else None)
 
 
 def _message(err: Any) -> str:

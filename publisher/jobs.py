@@ -64,7 +64,8 @@ class SiteJobs:
 
     def digest_job(self, schedule: Schedule, due_at: datetime) -> str:
         """Build the site and send the digest of `schedule` for `due_at`."""
-        from publisher.send import DigestRun, default_plan, plan_of, send_scheduled
+        from publisher.digest.issue import plan_of
+        from publisher.send import DigestRun, default_plan, send_scheduled
 
         source = publish.read_source(self.settings)
         built: list[str] = []

@@ -6,7 +6,6 @@ Each group of commands lives in its own module and is registered here.
 from __future__ import annotations
 
 import importlib
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,4 +125,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -22,6 +22,7 @@ import click
 
 from publisher.cli import AppContext, cli, pass_app, plural, warn
 from publisher.config import Settings
+from publisher.delivery import Transport
 from publisher.delivery.dispatcher import STOP_REQUESTED, SendReport
 from publisher.errors import Problem
 from publisher.mail.outgoing import open_transport
@@ -93,17 +94,17 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
     settings = app.settings
     plan = plan_for(settings, schedule_name, app.clock())
     if address is not None:
-        transport = open_transport(settings)
         with Store.open(settings.store_url) as store:
             run = DigestRun.of(settings, store, app.clock, readonly=True)
-            sent = send_test_copy(run, transport, schedule=plan, address=address,
+            sent = send_test_copy(run, open_transport(settings), schedule=plan, address=address,
                                   warn=_warn_one)
         if sent is None:
             click.echo("nothing new: no digest to send a copy of")
         else:
             click.echo(f"sent a test copy of digest {sent[0]} to {address}: {sent[1]}")
         return
-    transport = None if dry_run else open_transport(settings)  # a missing password stops here
+    # A missing SMTP password stops the run here, before anything is recorded.
+    transport: Transport | None = None if dry_run else open_transport(settings)
     with Store.open(settings.store_url) as store, _progress_bar() as progress, \
             _stop_on_signal() as should_stop:
         run = DigestRun.of(settings, store, app.clock, readonly=dry_run)

@@ -214,7 +214,7 @@ def render_block(block: Block) -> str:
     return "\\" + text if _BLOCK_START.match(text) else text
 
 
-class _FrontMatterDumper(yaml.SafeDumper):
+class _FrontMatterDumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML has no types
     """Dates as ISO 8601 with a 'T', and lists on one line: `tags: [Transit, Council]`."""
 
 

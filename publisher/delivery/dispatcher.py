@@ -92,7 +92,7 @@ class RetryPolicy:
 
     def retry_at(self, attempts: int, now: datetime) -> datetime:
         """When to try again after the n-th failed attempt: base, 2 × base, 4 × base..."""
-        return now + self.retry_base * (2 ** (attempts - 1))
+        return now + self.retry_base * (1 << max(attempts - 1, 0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,7 @@ class StopRequest:
             time.sleep(poll)
 
 
-class DueTrigger(BaseTrigger):
+class DueTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 has no types
     """APScheduler's trigger interface over our own due-time arithmetic.
 
     Before the first firing it counts from `start` (when the start-up catch-up

@@ -93,7 +93,7 @@ def _claim(dialect_insert: Callable[[Any], Any]) -> Insert:
     ).where(subscribers.c.id == _SUBSCRIBER, subscribers.c.status == _const("active"))
     stmt = dialect_insert(deliveries).from_select(
         ["digest_id", "subscriber_id", "status", "attempts", "reply", "updated_at"], source)
-    return stmt.on_conflict_do_update(
+    upsert: Insert = stmt.on_conflict_do_update(
         index_elements=[deliveries.c.digest_id, deliveries.c.subscriber_id],
         set_={"status": _const("pending"), "updated_at": stmt.excluded.updated_at},
         where=and_(
@@ -103,6 +103,7 @@ def _claim(dialect_insert: Callable[[Any], Any]) -> Insert:
                 deliveries.c.next_attempt_at <= stmt.excluded.updated_at),
         ),
     )
+    return upsert
 
 
 def _outcome(status: str, **extra: Any) -> Any:

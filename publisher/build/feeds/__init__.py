@@ -43,7 +43,7 @@ class FeedFormat:
     module: str  # the module of this package whose `render` writes it
 
     def render(self, site: Site, articles: Sequence[Article], spec: FeedSpec) -> bytes:
-        renderer: Renderer = importlib.import_module(f"{__name__}.{self.module}")  # type: ignore[assignment]
+        renderer: Renderer = importlib.import_module(f"{__name__}.{self.module}")
         return renderer.render(site, articles, spec)
 
     @property

@@ -31,4 +31,6 @@ def _repair_links(data: bytes) -> bytes:
         if link.get("rel") is None:
             link.set("rel", "alternate")
             link.set("type", "text/html")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    written: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                    pretty_print=True)
+    return written

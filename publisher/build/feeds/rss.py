@@ -36,4 +36,6 @@ def _add_hubs(data: bytes, hubs: Sequence[str]) -> bytes:
         link = etree.Element(f"{{{ATOM_NS}}}link", href=hub, rel="hub")
         channel.insert(position + offset, link)
     etree.indent(root)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    written: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                    pretty_print=True)
+    return written
