@@ -116,7 +116,7 @@ def test_the_wheel_carries_the_default_theme_and_init_works_from_it(tmp_path: Pa
          "-w", str(tmp_path / "dist"), str(REPO)],
         check=True, capture_output=True,
     )
-    [wheel] = (tmp_path / "dist").glob("publisher-*.whl")
+    [wheel] = (tmp_path / "dist").glob("publisher_feeds-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     theme_files = sorted(p.relative_to(REPO / "templates").as_posix()
                          for p in (REPO / "templates").rglob("*") if p.is_file())
