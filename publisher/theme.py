@@ -78,14 +78,24 @@ def _template_location(exc: BaseException, template: jinja2.Template
 
 
 def fingerprint(env: jinja2.Environment, prefix: str = "") -> str:
-    """A hash of every template under `prefix`: what a set of outputs was made from."""
+    """A hash of every theme file under `prefix`: what a set of outputs was made from.
+
+    Files are hashed as bytes, so an image in the theme (the site's icon) counts too.
+    """
     digest = hashlib.sha256()
     loader = env.loader
-    assert loader is not None
+    assert isinstance(loader, jinja2.FileSystemLoader)
     for name in sorted(n for n in env.list_templates() if n.startswith(prefix)):
-        try:
-            source, filename, _ = loader.get_source(env, name)
-        except jinja2.TemplateNotFound:
-            source, filename = "", ""
-        digest.update(f"{name}\0{filename}\0{source}\0".encode())
+        path = theme_file(loader, name)
+        data = path.read_bytes() if path is not None else b""
+        digest.update(f"{name}\0{path}\0".encode() + data + b"\0")
     return digest.hexdigest()
+
+
+def theme_file(loader: jinja2.FileSystemLoader, name: str) -> Path | None:
+    """The file that `name` comes from: the site's own copy first, else the default theme's."""
+    for folder in loader.searchpath:
+        path = Path(folder, *name.split("/"))
+        if path.is_file():
+            return path
+    return None

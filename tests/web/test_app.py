@@ -208,7 +208,7 @@ def raw_request(app: ASGIApp, path: str, method: str = "GET") -> tuple[int, byte
     ("/atom.xml", "application/atom+xml; charset=utf-8", "public, max-age=300"),
     ("/feed.json", "application/feed+json; charset=utf-8", "public, max-age=300"),
     ("/tags/transport/rss.xml", "application/rss+xml; charset=utf-8", "public, max-age=300"),
-    ("/feed.xsl", "text/xsl; charset=utf-8", "public, max-age=86400"),
+    ("/feed.css", "text/css; charset=utf-8", "public, max-age=86400"),
     ("/", "text/html; charset=utf-8", "public, max-age=300"),
     ("/2026/11/bridge-closes/", "text/html; charset=utf-8", "public, max-age=300"),
     ("/style.css", "text/css; charset=utf-8", "public, max-age=86400"),
