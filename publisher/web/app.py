@@ -58,11 +58,11 @@ from publisher.web.limits import MemoryLimits, Networks, SubscribeLimits, client
 from publisher.web.mailer import SharedMailer
 from publisher.web.pages import (
     SERVICE_PATHS,
-    origin,
     ErrorGuard,
     Pages,
     Policies,
     SecurityHeaders,
+    origin,
     server_error,
 )
 from publisher.web.static import StaticFiles
