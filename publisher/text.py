@@ -55,6 +55,15 @@ def plain_title(text: str) -> str:
     return one_line(html.unescape(_TAG.sub("", text)))
 
 
+RIGHT_TO_LEFT = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ku", "nqo", "ps", "sd",
+                           "syr", "ug", "ur", "yi"})
+
+
+def direction(language: str) -> str:
+    """"rtl" for a language written right to left (by its primary subtag), else "ltr"."""
+    return "rtl" if language.split("-")[0].lower() in RIGHT_TO_LEFT else "ltr"
+
+
 def plural(count: int, word: str) -> str:
     """"1 article", "1,024 articles"."""
     return f"{count:,} {word}{'' if count == 1 else 's'}"

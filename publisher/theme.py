@@ -8,6 +8,7 @@ from pathlib import Path
 import jinja2
 
 from publisher.errors import TemplateError
+from publisher.text import direction
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -25,7 +26,7 @@ def template_folders(site_templates: Path) -> list[Path]:
 
 def environment(site_templates: Path) -> jinja2.Environment:
     """Autoescaping for HTML and XML, and an error for every undefined name."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(p) for p in template_folders(site_templates)]),
         autoescape=jinja2.select_autoescape(["html", "htm", "xml", "xsl"]),
         undefined=jinja2.StrictUndefined,
@@ -33,6 +34,8 @@ def environment(site_templates: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["direction"] = direction
+    return env
 
 
 def get_template(env: jinja2.Environment, name: str) -> jinja2.Template:

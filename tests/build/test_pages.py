@@ -287,6 +287,7 @@ def test_the_subscribe_form_posts_to_the_service_with_labelled_fields(make_site:
         ("email", "email", "Email address"),
         ("topics", "checkbox", "Harbour"),
         ("topics", "checkbox", "Transport"),
+        ("website", "text", "Leave this field empty"),  # the bot trap, hidden from people
     ]
     assert [f.get("value") for f in fields[1:]] == ["harbour", "transport"]
     assert texts(form, ".//legend")[0].startswith("Topics (optional")
