@@ -36,8 +36,8 @@ def test_the_units_start_publisher_with_the_environment_file() -> None:
     starts = {name: re.search(r"^ExecStart=(.*)$", text, re.M).group(1)
               for name, text in services.items()}
     assert starts == {
-        "publisher-serve.service": f"{SITE}/.venv/bin/publisher serve --production "
-                                   "--host 127.0.0.1 --port 8000",
+        "publisher-serve.service": f"{SITE}/.venv/bin/publisher serve --host 127.0.0.1 "
+                                   "--port 8000",
         "publisher-tick.service": f"{SITE}/.venv/bin/publisher tick",
         "publisher.service": f"{SITE}/.venv/bin/publisher run",
     }
