@@ -8,6 +8,7 @@ where the key is written in the file, its line.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -136,6 +137,20 @@ class WebSettings(_Section):
     secret_env: str = "PUBLISHER_SECRET_KEY"  # noqa: S105 - a variable's name
     confirm_ttl_hours: Annotated[int, Field(ge=1)] = 72
     subscribe_per_hour: Annotated[int, Field(ge=1)] = 10
+    resend_after: Duration = timedelta(hours=1)  # at most one subscribe message per address
+    # Reverse proxies whose X-Forwarded-For names the client: addresses or networks.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise _refuse(f"{value!r} is not an IP address or network",
+                              "write e.g. '127.0.0.1', '::1' or '10.0.0.0/8'") from None
+        return values
 
     @field_validator("url")
     @classmethod

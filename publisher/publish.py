@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 
 from publisher import __version__, theme
-from publisher.build import fanout, feeds
+from publisher.build import archives, fanout, feeds, icons
 from publisher.build import pages as archive
 from publisher.build import state as buildstate
 from publisher.build.output import OutputWriter
@@ -31,8 +31,8 @@ from publisher.models import Article, BuildReport, Clock, LoadedContent, OutputF
 from publisher.text import plural
 
 CACHE_NAME = "articles.sqlite"
-FEED_FORMAT = "1"  # bump when the feed renderers change what they write
-FEED_STYLESHEET = "feed.xsl"  # written by the site stage; shows a feed as a page in a browser
+FEED_FORMAT = "2"  # bump when the feed renderers change what they write
+FEED_STYLESHEET = "feed.css"  # written by the site stage; shows a feed as a page in a browser
 
 
 def parse_context(settings: Settings) -> ParseContext:
@@ -113,12 +113,16 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
             keys.update(new_keys)
             cache.replace_all({**fresh, **entries}, keep=keys.values())
             published = loaded.published(now)
+            icon = icons.read_icon(pages.env, settings.root)
             for spec, items in feed_plan(settings, site, published):
                 _stage_feeds(writer, site, spec, items)
-            _stage_pages(writer, pages, published, digests)
-            _stage_static(writer, settings.path(settings.static_dir))
+            # A file of the site's own static/ (its robots.txt, its favicon.ico) wins.
+            static = static_files(settings.path(settings.static_dir))
+            _stage_pages(writer, pages, published, digests, set(static))
+            _stage_icons(writer, icon, set(static))
+            _stage_static(writer, static)
         changed_feeds = tuple(p for p in sorted(writer.produced()) if feeds.is_feed(p)
-                              and writer.changed(p))
+                              and not archives.is_archive(p) and writer.changed(p))
         result = writer.commit()
         report = BuildReport(
             articles=len(published),
@@ -163,11 +167,12 @@ def _refuse_warnings_if_strict(warnings: Sequence[Problem], strict: bool) -> Non
 
 def feed_plan(settings: Settings, site: Site, published: Sequence[Article]
               ) -> Iterator[tuple[feeds.FeedSpec, Sequence[Article]]]:
-    """Which feeds to write and what goes in each: the site's, then one per tag."""
+    """Which feed documents to write and what goes in each: the site's, then one per tag,
+    each with its archives."""
     limit = settings.feeds.items
     full = settings.feeds.content == "full"
-    yield (feeds.FeedSpec(site.title, site.description, "", "", full, FEED_STYLESHEET),
-           published[:limit])
+    spec = feeds.FeedSpec(site.title, site.description, "", "", full, FEED_STYLESHEET)
+    yield from archives.documents(spec, published, limit, limit)
     if not settings.feeds.tag_feeds:
         return
     for group in archive.group_by_tag(published):
@@ -179,12 +184,12 @@ def feed_plan(settings: Settings, site: Site, published: Sequence[Article]
             full_content=full,
             stylesheet=FEED_STYLESHEET,
         )
-        yield spec, group.articles[:limit]
+        yield from archives.documents(spec, group.articles, limit, limit)
 
 
 def _stage_feeds(writer: OutputWriter, site: Site, spec: feeds.FeedSpec,
                  items: Sequence[Article]) -> None:
-    paths = feeds.feed_paths(spec.folder)
+    paths = feeds.feed_paths(spec.folder + spec.page)
     digest = hashlib.sha256(f"{FEED_FORMAT}\0{site!r}\0{spec!r}".encode())
     for article in items:
         digest.update(f"\0{article.id}\0{article.fingerprint}".encode())
@@ -212,10 +217,12 @@ def _page_options(settings: Settings, site: Site) -> PageStage:
 
 
 def _stage_pages(writer: OutputWriter, pages: PageStage, published: Sequence[Article],
-                 digests: Sequence[archive.DigestCopy]) -> None:
+                 digests: Sequence[archive.DigestCopy], taken: set[str]) -> None:
     """Render only the pages whose fingerprint changed; a template error stops the build here."""
     stale = []
     for page in archive.plan(pages.options, pages.env, published, digests):
+        if page.path in taken:
+            continue
         if writer.is_fresh([page.path], page.fingerprint):
             writer.keep([page.path])
         else:
@@ -223,23 +230,38 @@ def _stage_pages(writer: OutputWriter, pages: PageStage, published: Sequence[Art
     fanout.stage_pages(writer, pages.env, stale)
 
 
-def _stage_static(writer: OutputWriter, static: Path) -> None:
-    """Copy `static/` as is; a file is re-read only when its size or time changed."""
+def _stage_icons(writer: OutputWriter, icon: icons.Icon, taken: set[str]) -> None:
+    paths = [p for p in icons.PATHS if p not in taken]
+    fingerprint = f"{icon.fingerprint}\0{paths}"
+    if writer.is_fresh(paths, fingerprint):
+        writer.keep(paths)
+    else:
+        writer.put([f for f in icons.icon_files(icon) if f.path in paths], fingerprint)
+
+
+def static_files(static: Path) -> dict[str, Path]:
+    """The files of `static/` by their path in the output (hidden ones left out)."""
+    found: dict[str, Path] = {}
     if not static.is_dir():
-        return
+        return found
     for folder, dirs, files in os.walk(static):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if name.startswith("."):
-                continue
-            source = Path(folder, name)
-            relative = source.relative_to(static).as_posix()
-            stat = source.stat()
-            fingerprint = f"static\0{stat.st_size}\0{stat.st_mtime_ns}"
-            if writer.is_fresh([relative], fingerprint):
-                writer.keep([relative])
-            else:
-                writer.put([_static_file(relative, source)], fingerprint)
+            if not name.startswith("."):
+                source = Path(folder, name)
+                found[source.relative_to(static).as_posix()] = source
+    return found
+
+
+def _stage_static(writer: OutputWriter, files: Mapping[str, Path]) -> None:
+    """Copy `static/` as is; a file is re-read only when its size or time changed."""
+    for relative, source in files.items():
+        stat = source.stat()
+        fingerprint = f"static\0{stat.st_size}\0{stat.st_mtime_ns}"
+        if writer.is_fresh([relative], fingerprint):
+            writer.keep([relative])
+        else:
+            writer.put([_static_file(relative, source)], fingerprint)
 
 
 def _static_file(relative: str, source: Path) -> OutputFile:
@@ -258,6 +280,10 @@ def check(settings: Settings, clock: Clock, *, strict: bool = False) -> tuple[Lo
         problems.extend(exc.problems)
     try:
         loaded = load(settings, strict=strict, readonly=True)
+    except ContentError as exc:
+        problems.extend(exc.problems)
+    try:
+        icons.read_icon(theme.environment(settings.path(settings.templates_dir)), settings.root)
     except ContentError as exc:
         problems.extend(exc.problems)
     if problems:  # schedules and articles reported together

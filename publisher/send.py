@@ -95,6 +95,8 @@ class Preview:
     articles: int
     recipient: str
     files: tuple[Path, ...]  # .html, .txt, .eml
+    html_bytes: int = 0  # what Gmail counts against its clipping size
+    message_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,10 +253,13 @@ def preview_digest(run: DigestRun, *, schedule: DigestPlan, out: Path | None = N
     folder = out or settings.path("preview")
     files = (folder / f"{issue.digest.id}.html", folder / f"{issue.digest.id}.txt",
              folder / f"{issue.digest.id}.eml")
-    atomic_write(files[0], fill(issue.rendered.html, values, escape=True).encode("utf-8"))
+    html = fill(issue.rendered.html, values, escape=True).encode("utf-8")
+    message = template.build(reader.id, reader.email, reader.name, token)
+    atomic_write(files[0], html)
     atomic_write(files[1], fill(issue.rendered.text, values, escape=False).encode("utf-8"))
-    atomic_write(files[2], template.build(reader.id, reader.email, reader.name, token))
-    return Preview(issue.digest.id, len(issue.articles), reader.email, files)
+    atomic_write(files[2], message)
+    return Preview(issue.digest.id, len(issue.articles), reader.email, files, len(html),
+                   len(message))
 
 
 def send_test_copy(run: DigestRun, transport: Transport, *, schedule: DigestPlan, address: str,

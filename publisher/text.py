@@ -7,6 +7,7 @@ same title cleaned for an email header.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from datetime import datetime, timedelta, tzinfo
@@ -15,6 +16,7 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "September", "October", "November", "December")
 SLUG_LENGTH = 80
 
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -42,6 +44,24 @@ def one_line(text: str) -> str:
     Titles and names end up in header fields, where a line break would open a hole.
     """
     return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def plain_title(text: str) -> str:
+    """A title as plain text: markup tags dropped, character references read, one line.
+
+    Feed readers show a title as text, and validators flag one that looks like HTML
+    (`<em>…</em>`, `&amp;`), so "<em>Hamlet</em> &amp; friends" is "Hamlet & friends".
+    """
+    return one_line(html.unescape(_TAG.sub("", text)))
+
+
+RIGHT_TO_LEFT = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ku", "nqo", "ps", "sd",
+                           "syr", "ug", "ur", "yi"})
+
+
+def direction(language: str) -> str:
+    """"rtl" for a language written right to left (by its primary subtag), else "ltr"."""
+    return "rtl" if language.split("-")[0].lower() in RIGHT_TO_LEFT else "ltr"
 
 
 def plural(count: int, word: str) -> str:

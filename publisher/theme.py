@@ -8,6 +8,7 @@ from pathlib import Path
 import jinja2
 
 from publisher.errors import TemplateError
+from publisher.text import direction
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -25,7 +26,7 @@ def template_folders(site_templates: Path) -> list[Path]:
 
 def environment(site_templates: Path) -> jinja2.Environment:
     """Autoescaping for HTML and XML, and an error for every undefined name."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(p) for p in template_folders(site_templates)]),
         autoescape=jinja2.select_autoescape(["html", "htm", "xml", "xsl"]),
         undefined=jinja2.StrictUndefined,
@@ -33,6 +34,8 @@ def environment(site_templates: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["direction"] = direction
+    return env
 
 
 def get_template(env: jinja2.Environment, name: str) -> jinja2.Template:
@@ -78,14 +81,24 @@ def _template_location(exc: BaseException, template: jinja2.Template
 
 
 def fingerprint(env: jinja2.Environment, prefix: str = "") -> str:
-    """A hash of every template under `prefix`: what a set of outputs was made from."""
+    """A hash of every theme file under `prefix`: what a set of outputs was made from.
+
+    Files are hashed as bytes, so an image in the theme (the site's icon) counts too.
+    """
     digest = hashlib.sha256()
     loader = env.loader
-    assert loader is not None
+    assert isinstance(loader, jinja2.FileSystemLoader)
     for name in sorted(n for n in env.list_templates() if n.startswith(prefix)):
-        try:
-            source, filename, _ = loader.get_source(env, name)
-        except jinja2.TemplateNotFound:
-            source, filename = "", ""
-        digest.update(f"{name}\0{filename}\0{source}\0".encode())
+        path = theme_file(loader, name)
+        data = path.read_bytes() if path is not None else b""
+        digest.update(f"{name}\0{path}\0".encode() + data + b"\0")
     return digest.hexdigest()
+
+
+def theme_file(loader: jinja2.FileSystemLoader, name: str) -> Path | None:
+    """The file that `name` comes from: the site's own copy first, else the default theme's."""
+    for folder in loader.searchpath:
+        path = Path(folder, *name.split("/"))
+        if path.is_file():
+            return path
+    return None

@@ -24,14 +24,15 @@ from urllib.parse import urlsplit
 import jinja2
 
 from publisher import theme
+from publisher.build import crawlers
 from publisher.build import page_html as sitehtml
 from publisher.build.feeds import FORMATS
 from publisher.errors import ContentError, OutputError, Problem
 from publisher.models import Article, OutputFile, Site, Tag, is_digest_id
 
-SITE_FORMAT = "1"  # bump when this module or sitehtml.py changes what a page shows
+SITE_FORMAT = "2"  # bump when this module or sitehtml.py changes what a page shows
 PER_PAGE = 10
-ASSETS = ("style.css",)  # copied from the theme as they are
+ASSETS = ("style.css", "feed.css")  # copied from the theme as they are
 
 
 class DigestCopy(NamedTuple):
@@ -126,12 +127,12 @@ def plan(options: SiteOptions, env: jinja2.Environment, published: Sequence[Arti
         *digest_pages(shared, digests),
         Page("404.html", _hash(shared, "404"), "site/404.html",
              {"root": urlsplit(options.site.base_url).path, "path": "404.html"}),
-        Page("feed.xsl", _hash(shared, "xsl"), "site/feed.xsl",
-             {"root": urlsplit(options.site.base_url).path, "path": "feed.xsl"}),
         *(Page(name, _hash(shared, name), data=asset_bytes(env, name)) for name in ASSETS),
     ]
     _check_unique(pages, published)
-    return pages
+    listed = crawlers.sitemap(options.site, [p.path for p in pages], published)
+    robots = crawlers.robots(options.site)
+    return [*pages, *(Page(f.path, crawlers.fingerprint(f), data=f.data) for f in (listed, robots))]
 
 
 def listing_pages(options: SiteOptions, shared: str, articles: Sequence[Article], folder: str,

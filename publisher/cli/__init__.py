@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from publisher import __version__
 from publisher.clock import parse_moment, system_clock
 from publisher.config import Settings, find_site_root, load_settings
 from publisher.errors import Problem, PublisherError
@@ -61,6 +62,7 @@ COMMAND_MODULES = {
     "tick": "schedule_commands",
     "run": "schedule_commands",
     "serve": "web_commands",
+    "backup": "store_commands",
 }
 
 
@@ -113,7 +115,7 @@ pass_app = click.make_pass_decorator(AppContext)
 @click.option("--site", "site", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The site folder (holding publisher.toml). Default: $PUBLISHER_SITE or the "
               "current folder.")
-@click.version_option(package_name="publisher")
+@click.version_option(version=__version__, prog_name="publisher")
 @click.pass_context
 def cli(ctx: click.Context, site: Path | None) -> None:
     """Publish a folder of Markdown articles as feeds, an archive site and email digests."""

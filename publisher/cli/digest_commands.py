@@ -24,6 +24,7 @@ from publisher.cli import AppContext, cli, pass_app, plural, warn
 from publisher.config import Settings
 from publisher.delivery import Transport
 from publisher.delivery.dispatcher import STOP_REQUESTED, SendReport
+from publisher.digest.render import SIZE_WARNING_BYTES
 from publisher.errors import Problem
 from publisher.mail.outgoing import open_transport
 from publisher.models import DeliveryReport
@@ -70,6 +71,9 @@ def preview(app: AppContext, schedule_name: str | None, out: Path | None,
                "would receive it:")
     for path in result.files:
         click.echo(f"  {path}")
+    click.echo(f"size: {result.html_bytes / 1024:.1f} KB of HTML (Gmail clips above "
+               f"{SIZE_WARNING_BYTES // 1024} KB), {result.message_bytes / 1024:.1f} KB "
+               "in all")
 
 
 @digest.command()

@@ -38,8 +38,10 @@ def serve(app: AppContext, host: str, port: int, workers: int, access_log: bool)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Serving {settings.output_dir}/ and the subscription service at "
                f"http://{shown}:{port}/ (Ctrl+C to stop)")
+    # The service reads X-Forwarded-For itself, and only from `[web] trusted_proxies`:
+    # uvicorn's own reading would trust any local process that sets it.
     options = {"host": host, "port": port, "log_level": "warning", "access_log": access_log,
-               "server_header": False}
+               "server_header": False, "proxy_headers": False}
     if workers == 1:
         uvicorn.run(application, **options)  # type: ignore[arg-type]
         return

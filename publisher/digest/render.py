@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 
@@ -33,7 +34,9 @@ from publisher.text import long_date, one_line
 
 HTML_TEMPLATE = "email/digest.html"
 TEXT_TEMPLATE = "email/digest.txt"
-SIZE_WARNING_BYTES = 100 * 1024  # Gmail clips a message's HTML at about 102 KB
+SIZE_WARNING_BYTES = 102 * 1024  # Gmail clips a message's HTML at about 102 KB
+IMAGE_WIDTH = 544  # the digest's column: 600 px less its padding
+_NOT_IN_EMAIL = (".svg", ".svgz")  # Gmail and Outlook show no SVG image
 TEXT_WIDTH = 72
 PREHEADER_CHARS = 140
 _LINK = re.compile(r"""\b(?:href|src)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
@@ -102,6 +105,7 @@ def render_digest(options: RenderOptions, digest: Digest, articles: Sequence[Art
                              source=options.subject_source)
     env = email_environment(options.templates, options.zone)
     context = {"site": site, "digest": view, "articles": tuple(articles), "subject": subject,
+               "image_width": IMAGE_WIDTH,
                "recipient": TEMPLATE_RECIPIENT, "subscribe_url": options.service_url + "subscribe"}
     html_template = theme.get_template(env, HTML_TEMPLATE)
     text_template = theme.get_template(env, TEXT_TEMPLATE)
@@ -111,6 +115,7 @@ def render_digest(options: RenderOptions, digest: Digest, articles: Sequence[Art
     _require_placeholders(raw_html, html, html_template.filename)
     _require_unsubscribe(text, text_template.filename)
     warnings += _html_warnings(html, html_template.filename)
+    warnings += _image_warnings(articles)
     if not site.postal_address.strip():
         warnings.append(Problem("no postal address for the digest's footer", key="postal_address",
                                 hint="set postal_address in publisher.toml: the law in many "
@@ -141,7 +146,21 @@ def email_environment(templates: Path, zone: tzinfo) -> jinja2.Environment:
     env.filters["longdate"] = lambda moment: long_date(moment, zone)
     env.filters["oneline"] = one_line
     env.filters["wrap"] = wrap_text
+    env.tests["email_image"] = email_image
     return env
+
+
+def email_image(url: str) -> bool:
+    """Whether mail clients show an image of this kind (not SVG: Gmail and Outlook do not)."""
+    return not urlsplit(url).path.lower().endswith(_NOT_IN_EMAIL)
+
+
+def _image_warnings(articles: Sequence[Article]) -> list[Problem]:
+    return [Problem(f"the image of “{one_line(a.title)}” is an SVG file, which Gmail and "
+                    "Outlook do not show: it is left out of the email", path=a.source,
+                    key="image", warning=True,
+                    hint="give the article a PNG or JPEG `image:` to show one in email")
+            for a in articles if a.image and not email_image(a.image)]
 
 
 def render_subject(template: str, site: Site, digest: DigestView,

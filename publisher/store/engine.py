@@ -102,7 +102,7 @@ def _engine(parsed: URL, label: str) -> Engine:
         engine = create_engine(parsed, **args)
     except (NoSuchModuleError, ImportError) as exc:
         raise StoreError(f"cannot open the database {label}: the driver is not installed "
-                         f"({exc})", hint="for PostgreSQL: pip install 'publisher[postgres]' "
+                         f"({exc})", hint="for PostgreSQL: pip install 'publisher-feeds[postgres]' "
                          "and use a postgresql+psycopg:// URL") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _tune_sqlite)

@@ -17,6 +17,7 @@ read the messages from an outbox. The rules of the list are in `web_forms`.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -25,7 +26,7 @@ from functools import partial
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -50,16 +51,18 @@ from publisher.text import plural
 from publisher.web.forms import (
     MailUnavailable,
     Outcome,
-    RateLimiter,
     Subscriptions,
     TransportFactory,
 )
+from publisher.web.limits import MemoryLimits, Networks, SubscribeLimits, client_address
+from publisher.web.mailer import SharedMailer
 from publisher.web.pages import (
     SERVICE_PATHS,
     ErrorGuard,
     Pages,
     Policies,
     SecurityHeaders,
+    origin,
     server_error,
 )
 from publisher.web.static import StaticFiles
@@ -68,6 +71,7 @@ log = logging.getLogger("publisher.web")
 
 SIGNING_KEY_USE = "the key that signs confirm and unsubscribe links"
 MAX_BODY = 64 * 1024  # the forms are a few hundred bytes
+BOT_TRAP = "website"  # a field the subscribe form hides from people; programs fill it in
 SERVICE_TEMPLATES = ("site/subscribed.html", "site/confirm.html", "site/unsubscribe.html",
                      "site/service-error.html")
 MAIL_TEMPLATES = (TEXT_TEMPLATE, HTML_TEMPLATE)
@@ -81,14 +85,20 @@ FORM_ERRORS = {400: "the form could not be read",
 class Service:
     """The endpoints of the subscription service."""
 
-    def __init__(self, subscriptions: Subscriptions, pages: Pages, limiter: RateLimiter,
-                 confirm_hours: int) -> None:
-        self.subscriptions, self.pages, self.limiter = subscriptions, pages, limiter
-        self.confirm_hours = confirm_hours
+    def __init__(self, subscriptions: Subscriptions, pages: Pages, limits: SubscribeLimits,
+                 confirm_hours: int, origins: frozenset[str], proxies: Networks) -> None:
+        self.subscriptions, self.pages, self.limits = subscriptions, pages, limits
+        self.confirm_hours, self.origins, self.proxies = confirm_hours, origins, proxies
 
     async def subscribe(self, request: Request) -> Response:
         path = request.url.path
-        wait = self.limiter.hit(request.client.host if request.client else "")
+        if not same_site(request.headers, self.origins):
+            return self.pages.error(path, 403, "this form can only be sent from the site's own "
+                                    "subscribe page", "open the subscribe page and send it "
+                                    "from there")
+        peer = request.client.host if request.client else ""
+        wait = self.limits.client(client_address(peer, request.headers.get("x-forwarded-for"),
+                                                 self.proxies))
         if wait is not None:
             return self.pages.error(path, 429, "too many subscribe requests came from your "
                                     "network", f"please try again in {_duration(wait)}",
@@ -96,6 +106,11 @@ class Service:
         async with limited(request).form(max_files=0, max_fields=200) as form:
             address = _text(form, "email")
             topics = [value for value in form.getlist("topics") if isinstance(value, str)]
+            trapped = bool(_text(form, BOT_TRAP).strip())
+        if trapped:  # only a program fills in the hidden field: it learns nothing
+            log.info("a subscribe request filled in the hidden field: ignored")
+            return self.pages.render(path, "site/subscribed.html",
+                                     confirm_hours=self.confirm_hours)
         try:
             await run_in_threadpool(self.subscriptions.subscribe, address, topics)
         except SubscriberError as exc:
@@ -166,19 +181,24 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
                           hint="run `publisher build` first")
     if transport_factory is None:
         open_transport(settings)  # a missing SMTP password stops the start, not a subscriber
-        transport_factory = partial(open_transport, settings)
+        transport_factory = partial(open_transport, settings, concurrency=1)
     pages, mail = Pages(settings), ConfirmationMail(settings)
     for env, names in ((pages.env, SERVICE_TEMPLATES), (mail.env, MAIL_TEMPLATES)):
         for name in names:  # a broken template stops the start too
             theme.get_template(env, name)
     store = StoreHandle(settings.store_url)
     store()  # and so does a database that cannot be opened
+    mailer = SharedMailer(transport_factory)
+    store.on_close(mailer.close)
+    web = settings.web
+    limits = MemoryLimits(web.subscribe_per_hour, timedelta(hours=1), web.resend_after, clock)
     subscriptions = Subscriptions(
-        store, secret, clock, mail, transport_factory,
-        confirm_ttl=timedelta(hours=settings.web.confirm_ttl_hours),
+        store, secret, clock, mail, mailer, limits,
+        confirm_ttl=timedelta(hours=web.confirm_ttl_hours),
         service_url=settings.service_url, topics_folder=settings.output_path / "tags")
-    limiter = RateLimiter(settings.web.subscribe_per_hour, timedelta(hours=1), clock)
-    service = Service(subscriptions, pages, limiter, settings.web.confirm_ttl_hours)
+    origins = frozenset({origin(settings.base_url), origin(settings.service_url)})
+    proxies = tuple(ipaddress.ip_network(p, strict=False) for p in web.trusted_proxies)
+    service = Service(subscriptions, pages, limits, web.confirm_ttl_hours, origins, proxies)
     static = StaticFiles(settings.output_path, service.error_page)
     app = Starlette(
         routes=[Route("/subscribe", service.subscribe, methods=["POST"]),
@@ -214,6 +234,11 @@ class StoreHandle:
         self.url = url
         self._store: Store | None = None
         self._lock = threading.Lock()
+        self._closers: list[Callable[[], None]] = []
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Also run `closer` when the app stops (the shared mail connection)."""
+        self._closers.append(closer)
 
     def __call__(self) -> Store:
         with self._lock:
@@ -234,6 +259,8 @@ class StoreHandle:
             yield
         finally:
             self.close()
+            for closer in self._closers:
+                closer()
 
 
 def limited(request: Request) -> Request:
@@ -252,6 +279,21 @@ def limited(request: Request) -> Request:
         return message
 
     return Request(request.scope, receive)
+
+
+def same_site(headers: Headers, origins: frozenset[str]) -> bool:
+    """False for a form posted from another site (a browser always says where from).
+
+    Browsers send `Origin` with every POST (and `Sec-Fetch-Site`); older ones at least
+    `Referer`. A request with none of them is not from a browser's page, so it cannot
+    be a cross-site form: the per-client limit is what holds such clients back.
+    """
+    if headers.get("sec-fetch-site") == "cross-site":
+        return False
+    sent = headers.get("origin")
+    if sent is None and headers.get("referer"):
+        sent = origin(headers["referer"])
+    return sent is None or sent in origins
 
 
 def _text(form: FormData, name: str) -> str:

@@ -20,11 +20,8 @@ open links. Only POST does.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import math
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,6 +40,8 @@ from publisher.subscribers.tokens import (
     unsubscribe_token,
 )
 from publisher.text import slugify
+from publisher.web.limits import SubscribeLimits
+from publisher.web.mailer import SharedMailer
 
 log = logging.getLogger("publisher.web")
 
@@ -68,18 +67,19 @@ class Subscriptions:
     """Subscribe, confirm and unsubscribe against one store; safe to call from threads."""
 
     def __init__(self, store: Callable[[], Store], secret: str, clock: Clock,
-                 mail: ConfirmationMail, transport_factory: TransportFactory, *,
+                 mail: ConfirmationMail, mailer: SharedMailer, limits: SubscribeLimits, *,
                  confirm_ttl: timedelta, service_url: str, topics_folder: Path) -> None:
         self.store, self.secret, self.clock = store, secret, clock
-        self.mail, self.transport_factory = mail, transport_factory
+        self.mail, self.mailer, self.limits = mail, mailer, limits
         self.confirm_ttl = confirm_ttl
         self.service_url = service_url
         self.topics_folder = topics_folder
         self._lock = threading.Lock()  # a read and the write it decides go together
 
     def subscribe(self, address: str, topics: Iterable[str]) -> None:
-        """Record the request and send its one message; `SubscriberError` if the address is
-        not one, `MailUnavailable` if the message cannot be sent."""
+        """Record the request and send its one message, unless one went to the address
+        lately; `SubscriberError` if the address is not one, `MailUnavailable` if the
+        message cannot be sent."""
         if len(address) > MAX_ADDRESS_LENGTH:
             raise SubscriberError("this address is too long to be an email address",
                                   hint="write it as name@example.org")
@@ -91,6 +91,9 @@ class Subscriptions:
             if subscriber.status in ("unsubscribed", "bounced"):
                 self.store().set_subscriber_status(subscriber.id, "pending", now=now,
                                                    reason="asked again through the web form")
+        if not self.limits.recipient(subscriber.email):
+            log.info("a subscribe request for an address mailed lately: no message sent")
+            return
         if subscriber.status == "active":
             token = unsubscribe_token(self.secret, subscriber)
             message = self.mail.build(subscriber.email, confirm_url=None, now=now,
@@ -115,9 +118,9 @@ class Subscriptions:
 
     def send(self, email: str, message: bytes) -> None:
         try:
-            with self.transport_factory() as transport:
-                transport.send(self.mail.sender, email, message)
+            self.mailer.send(self.mail.sender, email, message)
         except (DeliveryError, SendFailure) as exc:
+            self.limits.forget(email)  # nothing went out: the next request may try again
             log.warning("could not send the confirmation message: %s", exc)
             raise MailUnavailable("the confirmation message could not be sent just now",
                                   hint="please try again in a few minutes") from None
@@ -160,49 +163,3 @@ class Subscriptions:
 
     def _leaving(self, token: str) -> Subscriber:
         return read_unsubscribe_token(self.secret, token, self.store().get_subscriber_by_id)
-
-
-class RateLimiter:
-    """At most `limit` requests per client in any `window`: a sliding window, in memory.
-
-    IPv6 clients are counted per /64, the block one household or server usually has.
-    """
-
-    def __init__(self, limit: int, window: timedelta, clock: Clock) -> None:
-        self.limit, self.window, self.clock = limit, window.total_seconds(), clock
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-        self._calls = 0
-
-    def hit(self, client: str) -> int | None:
-        """Count one request; None if allowed, else the seconds to wait before the next."""
-        now = self.clock().timestamp()
-        key = client_key(client)
-        with self._lock:
-            self._calls += 1
-            if self._calls % 1000 == 0:
-                self._forget_idle(now)
-            times = self._seen.setdefault(key, deque())
-            while times and times[0] <= now - self.window:
-                times.popleft()
-            if len(times) >= self.limit:
-                return max(1, math.ceil(times[0] + self.window - now))
-            times.append(now)
-            return None
-
-    def _forget_idle(self, now: float) -> None:
-        """Drop clients whose requests have all left the window, so memory stays bounded."""
-        idle = [key for key, times in self._seen.items()
-                if not times or times[-1] <= now - self.window]
-        for key in idle:
-            del self._seen[key]
-
-
-def client_key(host: str) -> str:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)

@@ -24,7 +24,8 @@ log = logging.getLogger("publisher.web")
 
 SERVICE_PATHS = ("/subscribe", "/confirm", "/unsubscribe")
 DIGEST_COPIES = "/digests/"
-HEADINGS = {400: "This request cannot be used", 404: "Page not found",
+HEADINGS = {400: "This request cannot be used", 403: "This form cannot be sent from here",
+            404: "Page not found",
             405: "Method not allowed", 413: "Too much data", 429: "Too many requests",
             503: "Please try again later"}
 SERVER_ERROR_PAGE = b"""<!DOCTYPE html>

@@ -26,7 +26,8 @@ from publisher.config import load_settings
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 SITE, EXPECTED = GOLDEN / "site", GOLDEN / "expected"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-FOLDERS = ("", "tags/transport/", "tags/council/")
+FOLDERS = tuple(f"{feed}{page}" for feed in ("", "tags/transport/", "tags/council/")
+                for page in ("", "archive/1/", "archive/2/"))
 FEEDS = tuple(path for folder in FOLDERS for path in feed_paths(folder))
 
 

@@ -142,8 +142,9 @@ def test_atom_entries_keep_rel_alternate_and_the_feed_has_id_updated_author(buil
     assert root.findtext("a:id", namespaces=ns)
     assert root.findtext("a:updated", namespaces=ns) == "2026-11-10T18:30:00+00:00"
     assert root.findtext("a:author/a:name", namespaces=ns) == "Desk"
-    rels = {link.get("rel"): link.get("href") for link in root.findall("a:link", ns)}
-    assert rels == {"self": BASE + "atom.xml", "alternate": BASE}
+    links = [(link.get("rel"), link.get("href")) for link in root.findall("a:link", ns)]
+    # feed-extractor and others take the first link as the site's: "alternate" comes first
+    assert links == [("alternate", BASE), ("self", BASE + "atom.xml")]
     for entry in root.findall("a:entry", ns):
         assert entry.findtext("a:id", namespaces=ns)
         assert entry.findtext("a:updated", namespaces=ns)
@@ -216,3 +217,156 @@ def test_every_registered_format_is_built_linked_and_served_by_its_type(built: P
                                r'href="([^"]+)">', page)
             assert (feed.media_type, f"{BASE}{folder}{feed.file}") in links
         assert content_type(feed.file) == f"{feed.media_type}; charset=utf-8"
+
+
+# -- what the W3C feed validator warns about, each checked for itself ---------------------
+
+DC = "{http://purl.org/dc/elements/1.1/}"
+ATOM = "{http://www.w3.org/2005/Atom}"
+HISTORY = "{http://purl.org/syndication/history/1.0}"
+
+
+def test_rss_items_name_their_author_with_dc_creator_only_and_no_address(built: Path) -> None:
+    """"An item should not include both author and dc:creator"; and no address to harvest."""
+    for folder in FOLDERS:
+        data = (built / folder / "rss.xml").read_bytes()
+        for item in etree.fromstring(data).iter("item"):
+            assert item.find("author") is None
+            assert item.findtext(f"{DC}creator") in {"Ana Lima", "Desk"}
+        assert b"desk@example.org" not in data
+        assert b"desk@example.org" not in (built / folder / "atom.xml").read_bytes()
+
+
+def test_titles_with_markup_reach_every_feed_as_plain_text(make_site: SiteFactory,
+                                                           clock) -> None:
+    root = make_site({"content/a.md": article("'<em>Hamlet</em> &amp; the <b>Globe</b>'")})
+    publish.build(settings_of(root), clock)
+    for name in ("rss.xml", "atom.xml"):
+        assert [e.title for e in parse(root / "public" / name).entries] == ["Hamlet & the Globe"]
+        assert b"&lt;em&gt;" not in (root / "public" / name).read_bytes()
+    items = json.loads((root / "public/feed.json").read_text("utf-8"))["items"]
+    assert [i["title"] for i in items] == ["Hamlet & the Globe"]
+
+
+def test_the_feeds_carry_the_sites_icon_and_logo(built: Path) -> None:
+    channel = etree.parse(str(built / "rss.xml")).getroot().find("channel")
+    image = channel.find("image")
+    assert [image.findtext(k) for k in ("url", "title", "link", "width", "height")] == [
+        BASE + "icon-144.png", "Test Gazette", channel.findtext("link"), "144", "144"]
+    atom = etree.parse(str(built / "atom.xml")).getroot()
+    assert (atom.findtext(f"{ATOM}icon"), atom.findtext(f"{ATOM}logo")) == (
+        BASE + "icon.png", BASE + "icon-144.png")
+    feed = json.loads((built / "feed.json").read_text("utf-8"))
+    assert (feed["icon"], feed["favicon"]) == (BASE + "icon.png", BASE + "icon-64.png")
+    from PIL import Image
+
+    for name, size in (("icon.png", 512), ("icon-144.png", 144), ("icon-64.png", 64)):
+        with Image.open(built / name) as icon:
+            assert (icon.format, icon.size) == ("PNG", (size, size))
+
+
+# -- feed history (RFC 5005) ---------------------------------------------------------------
+
+def history_site(make_site: SiteFactory, count: int, items: int = 3) -> Path:
+    from tests.conftest import BASE_CONFIG
+
+    files = {f"content/s{n:02d}.md": article(f"Story {n}", f"2026-10-{n:02d} 08:00",
+                                             tags="[even]" if n % 2 == 0 else "[odd]")
+             for n in range(1, count + 1)}
+    return make_site(files, config=BASE_CONFIG + f"\n[feeds]\nitems = {items}\n")
+
+
+def walk(public: Path, path: str) -> tuple[list[str], list[list[str]]]:
+    """Follow prev-archive from a subscription feed: its items, then each archive's."""
+    subscription, archives = [], []
+    seen = set()
+    while True:
+        parsed = parse(public / path)
+        titles = [e.title for e in parsed.entries]
+        root = etree.fromstring((public / path).read_bytes())
+        container = root.find("channel") if root.tag == "rss" else root
+        is_archive = container.find(f"{HISTORY}archive") is not None
+        if is_archive:
+            archives.append(titles)
+        else:
+            subscription = titles
+        older = [x.get("href") for x in container.findall(f"{ATOM}link")
+                 if x.get("rel") == "prev-archive"]
+        if not older:
+            return subscription, archives
+        path = older[0].removeprefix(BASE)
+        assert path not in seen
+        seen.add(path)
+
+
+@pytest.mark.parametrize("name", ["rss.xml", "atom.xml"])
+@pytest.mark.parametrize("folder", ["", "tags/even/"])
+def test_walking_the_archives_reaches_every_article_exactly_once(
+        make_site: SiteFactory, clock, name: str, folder: str) -> None:
+    root = history_site(make_site, 10)
+    publish.build(settings_of(root), clock)
+    subscription, archives = walk(root / "public", folder + name)
+    numbers = [n for n in range(10, 0, -1) if not folder or n % 2 == 0]
+    everything = [f"Story {n}" for n in numbers]
+    assert subscription == everything[:3]
+    assert sorted(t for titles in archives for t in titles) == sorted(everything)
+    assert all(len(titles) == 3 for titles in archives[1:])  # all full but the newest
+
+
+def test_json_feed_pages_chain_from_the_newest_with_next_url(make_site: SiteFactory,
+                                                             clock) -> None:
+    root = history_site(make_site, 10)
+    publish.build(settings_of(root), clock)
+    url, seen, pages = BASE + "feed.json", [], []
+    while url:
+        feed = json.loads((root / "public" / url.removeprefix(BASE)).read_text("utf-8"))
+        validate_feed_rules(feed, url, seen)
+        pages.append([item["title"] for item in feed["items"]])
+        seen.append(url)
+        url = feed.get("next_url")
+    assert pages == [["Story 10", "Story 9", "Story 8"], ["Story 10"],
+                     ["Story 9", "Story 8", "Story 7"], ["Story 6", "Story 5", "Story 4"],
+                     ["Story 3", "Story 2", "Story 1"]]
+
+
+def validate_feed_rules(feed: dict, url: str, seen: list[str]) -> None:
+    """JSON Feed 1.1 on pages: next_url is neither the feed's url nor one seen before."""
+    from tests.jsonfeed import validate_json_feed
+
+    assert feed["feed_url"] == BASE + "feed.json"
+    assert feed.get("next_url") not in (feed["feed_url"], *seen)
+    validate_json_feed(feed)
+
+
+def test_a_full_archive_never_changes_as_new_articles_arrive(make_site: SiteFactory,
+                                                             clock) -> None:
+    root = history_site(make_site, 6)  # two full archives and an empty one
+    publish.build(settings_of(root), clock)
+    full = {p: (root / "public" / p).read_bytes() for p in
+            (f"archive/{n}/{name}" for n in (1, 2) for name in ("rss.xml", "atom.xml",
+                                                               "feed.json"))}
+    (root / "content/s07.md").write_text(article("Story 7", "2026-10-07 08:00"))
+    report = publish.build(settings_of(root), clock)
+    assert {p: (root / "public" / p).read_bytes() for p in full} == full
+    assert not set(full) & set(report.written)
+    assert [e.title for e in parse(root / "public/archive/3/atom.xml").entries] == ["Story 7"]
+    links = [(x.get("rel"), x.get("href")) for x in etree.parse(
+        str(root / "public/archive/2/atom.xml")).getroot().findall(f"{ATOM}link")]
+    assert links == [("alternate", BASE), ("self", BASE + "archive/2/atom.xml"),
+                     ("current", BASE + "atom.xml"), ("prev-archive", BASE + "archive/1/atom.xml"),
+                     ("next-archive", BASE + "archive/3/atom.xml")]
+
+
+def test_a_feed_that_holds_everything_says_it_is_complete_and_has_no_archive(
+        built: Path) -> None:
+    channel = etree.parse(str(built / "rss.xml")).getroot().find("channel")
+    assert channel.find(f"{HISTORY}complete") is not None
+    assert not (built / "archive").exists()
+    assert "next_url" not in json.loads((built / "feed.json").read_text("utf-8"))
+
+
+def test_websub_hubs_hear_of_subscription_feeds_only(make_site: SiteFactory, clock) -> None:
+    root = history_site(make_site, 6)
+    report = publish.build(settings_of(root), clock)
+    assert "archive/1/atom.xml" in report.written
+    assert not [p for p in report.changed_feeds if "archive/" in p]

@@ -21,6 +21,8 @@ from publisher.build.page_html import nest_headings
 from publisher.errors import ContentError, OutputError, TemplateError
 from tests.conftest import BASE_CONFIG, SiteFactory, article, settings_of, snapshot
 
+REPO = Path(__file__).resolve().parents[2]
+
 BASE = "https://news.example.org/"
 FEED_TYPES = {"application/rss+xml": "rss.xml", "application/atom+xml": "atom.xml",
               "application/feed+json": "feed.json"}
@@ -285,8 +287,9 @@ def test_the_subscribe_form_posts_to_the_service_with_labelled_fields(make_site:
         ("email", "email", "Email address"),
         ("topics", "checkbox", "Harbour"),
         ("topics", "checkbox", "Transport"),
+        ("website", "text", "Leave this field empty"),  # the bot trap, hidden from people
     ]
-    assert [f.get("value") for f in fields[1:]] == ["harbour", "transport"]
+    assert [f.get("value") for f in fields[1:3]] == ["harbour", "transport"]
     assert texts(form, ".//legend")[0].startswith("Topics (optional")
     assert "required" in form.inputs["email"].attrib
 
@@ -330,7 +333,9 @@ def test_a_second_build_with_no_change_renders_and_writes_nothing(root: Path, cl
     assert report.written == ()
     assert report.removed == ()
     assert manifest(root) == before
-    assert report.unchanged == len(before) == 21  # 12 pages and files, 9 feeds
+    # 12 pages and files, sitemap.xml and robots.txt, 5 sizes of the icon, and 9 feeds
+    # (complete: no archive yet)
+    assert report.unchanged == len(before) == 28
 
 
 def test_an_edit_re_renders_only_the_pages_that_show_the_article(root: Path, clock) -> None:
@@ -428,27 +433,16 @@ def test_digest_copies_are_written_as_given_and_listed_newest_first(root: Path, 
 
 @pytest.mark.parametrize("folder", ["", "tags/transport/"])
 @pytest.mark.parametrize("name", ["rss.xml", "atom.xml"])
-def test_the_feed_stylesheet_shows_each_feed_as_a_page_with_its_items(
-    root: Path, folder: str, name: str
-) -> None:
+def test_every_xml_feed_points_to_the_css_that_shows_it_as_a_page(root: Path, folder: str,
+                                                                 name: str) -> None:
+    """CSS, not XSLT (which browsers are removing); a browser shows it in tests/web."""
     public = root / "public"
     data = (public / folder / name).read_bytes()
-    instruction = f'<?xml-stylesheet type="text/xsl" href="{urlsplit(BASE).path}feed.xsl"?>'
+    instruction = f'<?xml-stylesheet type="text/css" href="{urlsplit(BASE).path}feed.css"?>'
     assert data.splitlines()[1] == instruction.encode()
-    parsed = feedparser.parse(data)
-    assert parsed.bozo == 0, parsed.get("bozo_exception")
-    transform = etree.XSLT(etree.parse(str(public / "feed.xsl")))
-    result = transform(etree.fromstring(data))
-    html = lxml.html.fromstring(str(result))
-    expected = [e.title for e in parsed.entries]
-    assert expected
-    assert texts(html, "//ol//h3") == expected
-    assert [a.get("href") for a in html.xpath("//ol//h3/a")] == [e.link for e in parsed.entries]
-    assert texts(html, "//h1") == [parsed.feed.title]
-    assert texts(html, "//p[@class='feed-url']") == [BASE + folder + name]
-    assert "copy this address into your feed reader" in html.text_content()
-    assert html.get("lang") == "en"
-    assert html.xpath("//link[@rel='stylesheet']/@href") == ["/style.css"]
+    assert feedparser.parse(data).bozo == 0
+    assert b"xsl" not in data
+    assert (public / "feed.css").read_bytes() == (REPO / "templates/site/feed.css").read_bytes()
 
 
 def test_saved_digest_copies_become_pages_at_the_next_build(root: Path, clock) -> None:
@@ -471,3 +465,43 @@ def test_a_damaged_digest_record_stops_the_build_with_its_name(root: Path, clock
         publish.build(settings_of(root), clock)
     assert str(error.value.problems[0]).startswith("digests/x.json: cannot read this digest's")
     assert snapshot(root / "public") == before
+
+
+def test_crawlers_find_a_sitemap_robots_txt_icons_and_open_graph(root: Path) -> None:
+    public = root / "public"
+    sitemap = etree.parse(str(public / "sitemap.xml")).getroot()
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    listed = dict(zip(sitemap.xpath("//s:loc/text()", namespaces=ns),
+                      [u.findtext("s:lastmod", namespaces=ns) for u in
+                       sitemap.findall("s:url", ns)], strict=True))
+    assert listed[BASE + "2026/11/ferry-fares-rise/"] == "2026-11-02T09:00:00+00:00"
+    assert listed[BASE] is None and BASE + "404.html" not in listed
+    assert len(listed) == len(list(public.rglob("*.html"))) - 1  # all but 404.html
+    assert (public / "robots.txt").read_text() == (
+        f"User-agent: *\nDisallow: {urlsplit(BASE).path}confirm\n"
+        f"Disallow: {urlsplit(BASE).path}unsubscribe\n\nSitemap: {BASE}sitemap.xml\n")
+    html = page(root, "2026/11/ferry-fares-rise/index.html")
+    meta = {m.get("property"): m.get("content") for m in html.xpath("//meta[@property]")}
+    assert (meta["og:type"], meta["og:url"], meta["og:image"]) == (
+        "article", BASE + "2026/11/ferry-fares-rise/", BASE + "icon.png")
+    assert meta["article:published_time"] == "2026-11-02T09:00:00+00:00"
+    assert html.xpath("//link[@rel='icon']/@href")[0].endswith("favicon.ico")
+    assert (public / "favicon.ico").read_bytes()[:4] == b"\x00\x00\x01\x00"
+
+
+def test_a_site_icon_that_is_not_square_is_refused_by_check_and_build(
+        make_site: SiteFactory, clock) -> None:
+    from PIL import Image
+
+    root = make_site({"content/a.md": article()})
+    (root / "templates/site").mkdir(parents=True)
+    Image.new("RGB", (600, 300)).save(root / "templates/site/icon.png")
+    with pytest.raises(ContentError) as error:
+        publish.check(settings_of(root), clock)
+    message = ("templates/site/icon.png: the icon is 600 × 300 pixels: it must be square\n"
+               "  hint: use a square PNG, JPEG or WebP image of at least 512 × 512 pixels, or "
+               "delete it to use the default theme's")
+    assert [str(p) for p in error.value.problems] == [message]
+    with pytest.raises(ContentError):
+        publish.build(settings_of(root), clock)
+    assert not (root / "public").exists()

@@ -31,10 +31,10 @@ def test_build_reports_what_it_did(make_site: SiteFactory) -> None:
     })
     code, out, err = run("--site", str(root), "build", "--now", "2026-11-25T12:00:00")
     assert (code, err) == (0, "")
-    assert out == ("Published 1 article to public/: 15 written, 0 unchanged, 0 removed "
+    assert out == ("Published 1 article to public/: 22 written, 0 unchanged, 0 removed "
                    "(1 draft skipped, 1 article scheduled for later)\n")
     code, out, _ = run("--site", str(root), "build", "--now", "2026-11-25T12:00:00")
-    assert out.startswith("Published 1 article to public/: 0 written, 15 unchanged")
+    assert out.startswith("Published 1 article to public/: 0 written, 22 unchanged")
 
 
 def test_bad_input_gives_messages_exit_1_and_no_traceback(make_site: SiteFactory) -> None:
@@ -116,7 +116,7 @@ def test_the_wheel_carries_the_default_theme_and_init_works_from_it(tmp_path: Pa
          "-w", str(tmp_path / "dist"), str(REPO)],
         check=True, capture_output=True,
     )
-    [wheel] = (tmp_path / "dist").glob("publisher-*.whl")
+    [wheel] = (tmp_path / "dist").glob("publisher_feeds-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     theme_files = sorted(p.relative_to(REPO / "templates").as_posix()
                          for p in (REPO / "templates").rglob("*") if p.is_file())

@@ -66,9 +66,12 @@ def test_preview_says_where_it_wrote(make_site: SiteFactory) -> None:
     code, out, err = run(settings, "preview", *WHEN)
     folder = settings.path("preview")
     assert (code, err) == (0, "")
+    html = (folder / f"{DIGEST_ID}.html").stat().st_size / 1024
+    whole = (folder / f"{DIGEST_ID}.eml").stat().st_size / 1024
     assert out == (
         f"preview of digest {DIGEST_ID} (2 articles), as reader0@example.org would receive it:\n"
-        f"  {folder / DIGEST_ID}.html\n  {folder / DIGEST_ID}.txt\n  {folder / DIGEST_ID}.eml\n")
+        f"  {folder / DIGEST_ID}.html\n  {folder / DIGEST_ID}.txt\n  {folder / DIGEST_ID}.eml\n"
+        f"size: {html:.1f} KB of HTML (Gmail clips above 102 KB), {whole:.1f} KB in all\n")
     assert digests(settings) == []
 
 

@@ -208,7 +208,7 @@ def raw_request(app: ASGIApp, path: str, method: str = "GET") -> tuple[int, byte
     ("/atom.xml", "application/atom+xml; charset=utf-8", "public, max-age=300"),
     ("/feed.json", "application/feed+json; charset=utf-8", "public, max-age=300"),
     ("/tags/transport/rss.xml", "application/rss+xml; charset=utf-8", "public, max-age=300"),
-    ("/feed.xsl", "text/xsl; charset=utf-8", "public, max-age=86400"),
+    ("/feed.css", "text/css; charset=utf-8", "public, max-age=86400"),
     ("/", "text/html; charset=utf-8", "public, max-age=300"),
     ("/2026/11/bridge-closes/", "text/html; charset=utf-8", "public, max-age=300"),
     ("/style.css", "text/css; charset=utf-8", "public, max-age=86400"),
@@ -589,6 +589,7 @@ def test_a_confirm_link_does_not_bring_back_someone_who_left(web: Web) -> None:
     assert texts(answer.text)[:2] == ["This link no longer applies", "The address left the "
                                       "list after this link was sent, so it stays off the list."]
     assert web.status_of("ann@example.org") == "unsubscribed"
+    web.clock.advance(hours=1)  # [web] resend_after: one message an hour to an address
     subscribe(web, "ann@example.org")  # asking again is the way back, confirmed again
     assert web.status_of("ann@example.org") == "pending"
     fresh = link_in(web.outbox.one(), "confirm").split("token=", 1)[1]
@@ -865,3 +866,111 @@ def test_an_unbuilt_site_is_refused_with_a_hint(make_site: SiteFactory, secret: 
     assert str(caught.value) == (f"{root / 'public'}: there is nothing to serve yet\n"
                                  "  hint: run `publisher build` first")
 
+
+
+# -- the form cannot be turned into a mail cannon ------------------------------------------
+
+def test_one_address_gets_one_message_an_hour_whoever_asks(site: Path, clock: Ticking) -> None:
+    """30 requests from 30 clients for one victim: one message; every answer the same."""
+    app = create_app(settings_of(site), clock=clock)
+    outbox = Outbox(site / "outbox")
+    answers = set()
+    for number in range(30):
+        with TestClient(app, client=(f"198.51.100.{number}", 40000)) as client:
+            answer = client.post("/subscribe", data={"email": "victim@example.org"})
+            answers.add((answer.status_code, answer.text))
+    assert len(answers) == 1 and next(iter(answers))[0] == 200
+    assert len(outbox.new()) == 1
+    clock.advance(minutes=59)
+    with TestClient(app, client=("198.51.100.99", 40000)) as client:
+        client.post("/subscribe", data={"email": "victim@example.org"})
+    assert outbox.new() == []
+    clock.advance(minutes=1)
+    with TestClient(app, client=("198.51.100.99", 40000)) as client:
+        client.post("/subscribe", data={"email": "Victim@Example.org"})
+    assert [m["To"] for m in outbox.new()] == ["victim@example.org"]
+
+
+@pytest.mark.parametrize("headers", [
+    {"origin": "https://evil.example.net"},
+    {"referer": "https://evil.example.net/page.html"},
+    {"origin": "null"},
+    {"sec-fetch-site": "cross-site", "origin": SITE.rstrip("/")},
+])
+def test_a_cross_site_form_post_is_refused(web: Web, headers: dict[str, str]) -> None:
+    answer = web.client.post("/subscribe", data={"email": "ann@example.org"}, headers=headers)
+    assert answer.status_code == 403
+    assert texts(answer.text)[:3] == ["This form cannot be sent from here",
+                                      "This form can only be sent from the site's own subscribe "
+                                      "page.", "Open the subscribe page and send it from there."]
+    assert web.subscribers() == [] and web.outbox.new() == []
+
+
+def test_a_post_from_the_sites_own_page_is_accepted(web: Web) -> None:
+    answer = web.client.post("/subscribe", data={"email": "ann@example.org"},
+                             headers={"origin": SITE.rstrip("/"), "sec-fetch-site": "same-origin",
+                                      "referer": SITE + "subscribe/"})
+    assert answer.status_code == 200
+    assert [m["To"] for m in web.outbox.new()] == ["ann@example.org"]
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_client_limit(
+        strict_site: Path, clock: Ticking) -> None:
+    """No proxy is trusted by default: the header is ignored, even from 127.0.0.1."""
+    app = create_app(settings_of(strict_site), clock=clock)
+    with TestClient(app, client=("127.0.0.1", 40000)) as client:
+        codes = [client.post("/subscribe", data={"email": f"x{n}@example.org"},
+                             headers={"x-forwarded-for": f"203.0.113.{n}"}).status_code
+                 for n in range(10)]
+    assert codes == [200] * 4 + [429] * 6
+
+
+def test_forwarded_for_counts_from_a_trusted_proxy_only(make_site: SiteFactory,
+                                                        clock: Ticking, secret: str) -> None:
+    root = make_site(ARTICLES, config=STRICT_CONFIG + 'trusted_proxies = ["127.0.0.1"]\n')
+    publish.build(settings_of(root), clock)
+    app = create_app(settings_of(root), clock=clock)
+    with TestClient(app, client=("127.0.0.1", 40000)) as proxied:
+        # The proxy appends the real client last; what the client wrote itself is ignored.
+        codes = [proxied.post("/subscribe", data={"email": f"x{n}@example.org"},
+                              headers={"x-forwarded-for": f"10.9.9.{n}, 203.0.113.{n}"}
+                              ).status_code for n in range(6)]
+        same = [proxied.post("/subscribe", data={"email": f"y{n}@example.org"},
+                             headers={"x-forwarded-for": "203.0.113.50"}).status_code
+                for n in range(5)]
+    assert codes == [200] * 6
+    assert same == [200] * 4 + [429]
+    with TestClient(app, client=("192.0.2.7", 40000)) as direct:  # not a proxy: header ignored
+        direct_codes = [direct.post("/subscribe", data={"email": f"z{n}@example.org"},
+                                    headers={"x-forwarded-for": f"203.0.113.{100 + n}"}
+                                    ).status_code for n in range(5)]
+    assert direct_codes == [200] * 4 + [429]
+
+
+def test_the_hidden_field_catches_a_bot_and_tells_it_nothing(web: Web) -> None:
+    page = web.client.get("/subscribe/").text
+    assert re.search(r'<p class="trap" aria-hidden="true"><label for="subscribe-website">'
+                     r'Leave this field empty</label> <input id="subscribe-website" '
+                     r'name="website" type="text" tabindex="-1" autocomplete="off"></p>', page)
+    human = web.client.post("/subscribe", data={"email": "ann@example.org", "website": ""})
+    bot = web.client.post("/subscribe", data={"email": "bot@example.org",
+                                              "website": "http://spam.example"})
+    assert bot.status_code == human.status_code == 200
+    assert texts(bot.text) == texts(human.text)
+    assert [m["To"] for m in web.outbox.new()] == ["ann@example.org"]
+    assert [s[0] for s in web.subscribers()] == ["ann@example.org"]
+
+
+def test_confirmations_over_smtp_share_one_connection_and_arrive(
+        make_site: SiteFactory, clock: Ticking, smtp_server, secret: str) -> None:
+    from tests.conftest import SMTP_CONFIG
+
+    root = make_site(ARTICLES, config=SMTP_CONFIG.format(port=smtp_server.port)
+                     + "\n[web]\nsubscribe_per_hour = 50\n")
+    publish.build(settings_of(root), clock)
+    with TestClient(create_app(settings_of(root), clock=clock)) as client:
+        for n in range(5):
+            assert client.post("/subscribe", data={"email": f"r{n}@example.org"}
+                               ).status_code == 200
+    assert sorted(smtp_server.received()) == [f"r{n}@example.org" for n in range(5)]
+    assert smtp_server.connections == 1

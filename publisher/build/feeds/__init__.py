@@ -28,7 +28,26 @@ class FeedSpec:
     folder: str  # "" for the site feeds, "tags/<slug>/" for a tag
     home_path: str  # the HTML page these feeds mirror, relative to base_url
     full_content: bool = True
-    stylesheet: str | None = None  # path of an XSL stylesheet, relative to base_url
+    stylesheet: str | None = None  # path of the CSS that shows the feed as a page in a browser
+    page: str = ""  # "" for the subscription document, "archive/<n>/" for an archive (RFC 5005)
+    # The other documents of this feed, as (link relation, page): "prev-archive",
+    # "next-archive", "current"; each format links to its own file in that page.
+    links: tuple[tuple[str, str], ...] = ()
+    complete: bool = False  # the subscription document holds every article (RFC 5005, 2)
+    empty_date: datetime = EMPTY_FEED_DATE  # `updated` when it holds no article
+
+    @property
+    def archived(self) -> bool:
+        """An archive document: it carries `fh:archive` and never changes once full."""
+        return self.page != ""
+
+    def path(self, file: str) -> str:
+        """Where this document's `file` goes, relative to base_url."""
+        return self.folder + self.page + file
+
+    def link_paths(self, file: str) -> list[tuple[str, str]]:
+        """(relation, path of the same format's file) of each related document."""
+        return [(rel, self.folder + page + file) for rel, page in self.links]
 
 
 class Renderer(Protocol):
@@ -61,11 +80,12 @@ FILE_NAMES = frozenset(f.file for f in FORMATS)
 
 def render_feeds(site: Site, articles: Sequence[Article], spec: FeedSpec) -> list[OutputFile]:
     """Every format of one `spec`; `articles` newest first, already limited."""
-    return [OutputFile(spec.folder + f.file, f.render(site, articles, spec)) for f in FORMATS]
+    return [OutputFile(spec.path(f.file), f.render(site, articles, spec)) for f in FORMATS]
 
 
 def feed_paths(folder: str) -> list[str]:
-    """The files a feed folder holds ("" for the site's, "tags/<slug>/" for a tag's)."""
+    """The files a feed folder holds ("" for the site's, "tags/<slug>/" for a tag's, or an
+    archive's folder below either)."""
     return [folder + f.file for f in FORMATS]
 
 
@@ -78,5 +98,5 @@ def format_of(name: str) -> FeedFormat | None:
     return next((f for f in FORMATS if f.file == name), None)
 
 
-def last_updated(articles: Sequence[Article]) -> datetime:
-    return max((a.updated for a in articles), default=EMPTY_FEED_DATE)
+def last_updated(articles: Sequence[Article], default: datetime = EMPTY_FEED_DATE) -> datetime:
+    return max((a.updated for a in articles), default=default)

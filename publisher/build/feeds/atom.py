@@ -8,15 +8,17 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher.build.feeds import FeedSpec
-from publisher.build.feeds.feedgen_quirks import ATOM_NS, generate, with_stylesheet
+from publisher.build.feeds.feedgen_quirks import ATOM_NS, finish, generate
 from publisher.models import Article, Site
 
 FILE = "atom.xml"
 
 
 def render(site: Site, articles: Sequence[Article], spec: FeedSpec) -> bytes:
-    data = generate(site, articles, spec, FILE, _write)
-    return with_stylesheet(_repair_links(data), site, spec)
+    root = etree.fromstring(generate(site, articles, spec, FILE, _write))
+    _repair_links(root)
+    _subtitle_after_title(root)
+    return finish(root, root, spec, site)
 
 
 def _write(fg: FeedGenerator) -> bytes:
@@ -24,13 +26,16 @@ def _write(fg: FeedGenerator) -> bytes:
     return data
 
 
-def _repair_links(data: bytes) -> bytes:
+def _subtitle_after_title(root: etree._Element) -> None:
+    """feedgen writes the subtitle last; read as a page (feed.css), it belongs under the title."""
+    title, subtitle = root.find(f"{{{ATOM_NS}}}title"), root.find(f"{{{ATOM_NS}}}subtitle")
+    if title is not None and subtitle is not None:
+        title.addnext(subtitle)
+
+
+def _repair_links(root: etree._Element) -> None:
     """feedgen drops `rel` and `type` from entry links (its issue #135); put them back."""
-    root = etree.fromstring(data)
     for link in root.iterfind(f"{{{ATOM_NS}}}entry/{{{ATOM_NS}}}link"):
         if link.get("rel") is None:
             link.set("rel", "alternate")
             link.set("type", "text/html")
-    written: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
-                                    pretty_print=True)
-    return written

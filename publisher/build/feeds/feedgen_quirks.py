@@ -5,6 +5,11 @@ every date comes from the data (never "now", so an unchanged site gives the
 same bytes), the RSS channel link is the last link added, Atom entry links lose
 `rel` and `type` (feedgen issue #135) and are repaired by `atom`, and date
 formatting switches the process locale, so generation is serialised by a lock.
+
+What validators and readers ask of both formats is decided here too: people are
+named without their address (an RSS item carries `dc:creator` only, never
+`author` beside it), titles are plain text, the site's icon is the feed's, and
+an archive document (RFC 5005) says so with `fh:archive`.
 """
 
 from __future__ import annotations
@@ -14,11 +19,16 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from publisher.build.feeds import FeedSpec, format_of, last_updated
 from publisher.models import Article, Site
+from publisher.text import plain_title
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
+ICON = "icon.png"  # square, 512 px: the Atom icon
+RSS_IMAGE = ("icon-144.png", 144)  # RSS allows at most 144 px of width; also the Atom logo
 _feedgen_lock = threading.Lock()
 
 
@@ -33,20 +43,27 @@ def _generator(site: Site, articles: Sequence[Article], spec: FeedSpec, name: st
                ) -> FeedGenerator:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
-    self_url = site.url_for(spec.folder + name)
-    fg.id(self_url)
-    fg.title(spec.title)
+    fg.id(site.url_for(spec.folder + name))  # one id for the feed and all its archives
+    fg.title(plain_title(spec.title))
     fg.description(spec.description or spec.title)
     fg.language(site.language)
-    fg.author(_person(site.author.name, site.author.email, site.author.url))
+    fg.author(_person(site.author.name, site.author.url))
     fg.generator("publisher")
-    for hub in site.hubs:
-        fg.link(href=hub, rel="hub")
+    image, size = RSS_IMAGE
+    fg.image(site.url_for(image), title=plain_title(spec.title), link=site.url_for(spec.home_path),
+             width=str(size), height=str(size))  # the RSS image and the Atom logo
+    fg.icon(site.url_for(ICON))
     own = format_of(name)
     assert own is not None, name
-    fg.link(href=self_url, rel="self", type=own.media_type)
-    fg.link(href=site.url_for(spec.home_path), rel="alternate", type="text/html")  # RSS: last wins
-    updated = last_updated(articles)
+    # Atom readers take the first link as the site's, so "alternate" goes first; feedgen
+    # makes the last link added the RSS channel's <link>, which `rss` puts right again.
+    fg.link(href=site.url_for(spec.home_path), rel="alternate", type="text/html")
+    fg.link(href=site.url_for(spec.path(name)), rel="self", type=own.media_type)
+    for hub in site.hubs:
+        fg.link(href=hub, rel="hub")
+    for rel, path in spec.link_paths(name):
+        fg.link(href=site.url_for(path), rel=rel, type=own.media_type)
+    updated = last_updated(articles, spec.empty_date)
     fg.updated(updated)
     fg.lastBuildDate(updated)
     for article in articles:
@@ -58,12 +75,12 @@ def _add_entry(fg: FeedGenerator, site: Site, article: Article, full: bool) -> N
     entry = fg.add_entry(order="append")
     entry.id(article.id)
     entry.guid(article.id, permalink=article.id == article.url)
-    entry.title(article.title)
+    entry.title(plain_title(article.title))
     entry.link(href=article.url, rel="alternate", type="text/html")
     entry.published(article.date)
     entry.updated(article.updated)
     author = article.author or site.author
-    entry.author(_person(author.name, author.email, author.url))
+    entry.author(_person(author.name, author.url))  # no address: RSS then writes no <author>
     entry.dc.dc_creator(author.name)
     for tag in article.tags:
         entry.category(term=tag.name)
@@ -73,23 +90,36 @@ def _add_entry(fg: FeedGenerator, site: Site, article: Article, full: bool) -> N
         entry.content(article.content_html, type="html")
 
 
-def _person(name: str, email: str | None, url: str | None) -> dict[str, str]:
-    person = {"name": name}
-    if email:
-        person["email"] = email
-    if url:
-        person["uri"] = url
-    return person
+def _person(name: str, url: str | None) -> dict[str, str]:
+    """A person as feeds name them: never with an email address, which harvesters collect."""
+    return {"name": name, "uri": url} if url else {"name": name}
+
+
+def finish(root: etree._Element, container: etree._Element, spec: FeedSpec, site: Site
+           ) -> bytes:
+    """Mark an archive (or a complete) document, then write it with the stylesheet instruction."""
+    if spec.archived or spec.complete:
+        marker = "archive" if spec.archived else "complete"
+        container.insert(0, etree.Element(f"{{{HISTORY_NS}}}{marker}"))
+        etree.cleanup_namespaces(root, top_nsmap={"fh": HISTORY_NS})
+    etree.indent(root)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                 pretty_print=True)
+    return with_stylesheet(data, site, spec)
 
 
 def with_stylesheet(data: bytes, site: Site, spec: FeedSpec) -> bytes:
-    """Add the `xml-stylesheet` instruction that shows the feed as a page in a browser."""
+    """Add the `xml-stylesheet` instruction that shows the feed as a page in a browser.
+
+    A CSS stylesheet, not XSLT: browsers style any XML document with CSS, and are
+    removing XSLT. The path, not a full URL, keeps it working wherever the folder is
+    served (a CDN, `publisher serve`, a preview), since a browser applies a
+    stylesheet only from the feed's own origin.
+    """
     if not spec.stylesheet:
         return data
     declaration, _, rest = data.partition(b"?>")
-    # Browsers apply XSL only from the feed's own origin: a path, not a full URL, keeps
-    # it working wherever the folder is served (a CDN, `publisher serve`, a preview).
     path = urlsplit(site.url_for(spec.stylesheet)).path
     href = path.replace("&", "&amp;").replace('"', "&quot;")
-    instruction = f'\n<?xml-stylesheet type="text/xsl" href="{href}"?>'.encode()
+    instruction = f'\n<?xml-stylesheet type="text/css" href="{href}"?>'.encode()
     return declaration + b"?>" + instruction + rest

@@ -7,21 +7,30 @@ from collections.abc import Sequence
 
 from publisher.build.feeds import FeedSpec
 from publisher.models import Article, Site
+from publisher.text import plain_title
 
 FILE = "feed.json"
 VERSION = "https://jsonfeed.org/version/1.1"
+ICON = "icon.png"  # 512 px, as the spec asks
+FAVICON = "icon-64.png"
 
 
 def render(site: Site, articles: Sequence[Article], spec: FeedSpec) -> bytes:
+    """The feed, or one of its archive pages: `next_url` leads to the next older page."""
     feed: dict[str, object] = {
         "version": VERSION,
-        "title": spec.title,
+        "title": plain_title(spec.title),
         "home_page_url": site.url_for(spec.home_path),
-        "feed_url": site.url_for(spec.folder + FILE),
+        "feed_url": site.url_for(spec.folder + FILE),  # the feed's identity, on every page
         "description": spec.description or spec.title,
+        "icon": site.url_for(ICON),
+        "favicon": site.url_for(FAVICON),
         "language": site.language,
         "authors": [_json_author(site.author.name, site.author.url)],
     }
+    older = dict(spec.link_paths(FILE)).get("prev-archive")
+    if older is not None:
+        feed["next_url"] = site.url_for(older)
     if site.hubs:
         feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in site.hubs]
     feed["items"] = [_json_item(site, a, spec.full_content) for a in articles]
@@ -33,7 +42,7 @@ def _json_item(site: Site, article: Article, full: bool) -> dict[str, object]:
     item: dict[str, object] = {
         "id": article.id,
         "url": article.url,
-        "title": article.title,
+        "title": plain_title(article.title),
         "content_html": article.content_html if full else article.summary_html,
         "summary": article.summary_text,
         "date_published": article.date.isoformat(),

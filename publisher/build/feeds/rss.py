@@ -1,4 +1,4 @@
-"""RSS 2.0, written by feedgen, with the WebSub hub links it leaves out."""
+"""RSS 2.0, written by feedgen, with the `atom:link`s it leaves out and its channel link set."""
 
 from __future__ import annotations
 
@@ -7,35 +7,36 @@ from collections.abc import Sequence
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from publisher.build.feeds import FeedSpec
-from publisher.build.feeds.feedgen_quirks import ATOM_NS, generate, with_stylesheet
+from publisher.build.feeds import FeedSpec, format_of
+from publisher.build.feeds.feedgen_quirks import ATOM_NS, finish, generate
 from publisher.models import Article, Site
 
 FILE = "rss.xml"
 
 
 def render(site: Site, articles: Sequence[Article], spec: FeedSpec) -> bytes:
-    data = generate(site, articles, spec, FILE, _write)
-    return with_stylesheet(_add_hubs(data, site.hubs), site, spec)
+    root = etree.fromstring(generate(site, articles, spec, FILE, _write))
+    channel = root.find("channel")
+    assert channel is not None
+    channel.find("link").text = site.url_for(spec.home_path)  # feedgen took the last link
+    _add_links(channel, site, spec)
+    return finish(root, channel, spec, site)
 
 
 def _write(fg: FeedGenerator) -> bytes:
-    data: bytes = fg.rss_str(pretty=True)
+    data: bytes = fg.rss_str(pretty=False)
     return data
 
 
-def _add_hubs(data: bytes, hubs: Sequence[str]) -> bytes:
-    """feedgen writes only the self link as `atom:link` in RSS; WebSub needs `rel="hub"` too."""
-    if not hubs:
-        return data
-    root = etree.fromstring(data)
-    channel = root.find("channel")
+def _add_links(channel: etree._Element, site: Site, spec: FeedSpec) -> None:
+    """feedgen writes only the self link as `atom:link` in RSS; hubs (WebSub) and the
+    archive links (RFC 5005, Appendix B) follow it."""
+    own = format_of(FILE)
+    assert own is not None
     self_link = channel.find(f"{{{ATOM_NS}}}link")
     position = list(channel).index(self_link) + 1 if self_link is not None else 0
-    for offset, hub in enumerate(hubs):
-        link = etree.Element(f"{{{ATOM_NS}}}link", href=hub, rel="hub")
-        channel.insert(position + offset, link)
-    etree.indent(root)
-    written: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
-                                    pretty_print=True)
-    return written
+    links = [{"href": hub, "rel": "hub"} for hub in site.hubs]
+    links += [{"href": site.url_for(path), "rel": rel, "type": own.media_type}
+              for rel, path in spec.link_paths(FILE)]
+    for offset, attributes in enumerate(links):
+        channel.insert(position + offset, etree.Element(f"{{{ATOM_NS}}}link", attributes))
