@@ -20,7 +20,7 @@ from publisher.config import Settings
 from publisher.delivery import Transport
 from publisher.errors import ScheduleError
 from publisher.mail.outgoing import open_transport
-from publisher.models import BuildReport, Clock, DeliveryReport, Schedule
+from publisher.models import BuildReport, Clock, DeliveryReport, NoReaders, Schedule
 from publisher.schedule.runs import JobStopped
 from publisher.store.database import Store
 
@@ -97,12 +97,15 @@ def build_summary(report: BuildReport) -> str:
             f"{report.unchanged} unchanged, {len(report.removed)} removed")
 
 
-def digest_summary(reports: list[DeliveryReport], should_stop: Callable[[], bool]) -> str:
+def digest_summary(reports: list[DeliveryReport | NoReaders],
+                   should_stop: Callable[[], bool]) -> str:
     """One line for the digests a run sent; a stopped run raises, to be retried or reported."""
     if not reports:
         return "no digest: nothing new"
-    summary = "; ".join(delivery_summary(r) for r in reports)
-    stopped = next((r.stopped for r in reports if r.stopped), None)
+    summary = "; ".join(delivery_summary(r) if isinstance(r, DeliveryReport) else
+                        no_readers_summary(r) for r in reports)
+    stopped = next((r.stopped for r in reports if isinstance(r, DeliveryReport) and r.stopped),
+                   None)
     if stopped and should_stop():
         raise JobStopped(f"{summary}: {stopped}")  # resumes at the next pass
     if stopped:
@@ -111,5 +114,16 @@ def digest_summary(reports: list[DeliveryReport], should_stop: Callable[[], bool
 
 
 def delivery_summary(report: DeliveryReport) -> str:
-    return (f"digest {report.digest_id}: {report.sent} sent, {report.skipped} skipped, "
-            f"{report.deferred} deferred, {report.failed} failed")
+    """`digest weekly-20261125-0700: 9,998 sent, 2 skipped, 0 deferred, 0 uncertain, …`."""
+    return (f"digest {report.digest_id}: {report.sent:,} sent, {report.skipped:,} skipped, "
+            f"{report.deferred:,} deferred, {report.uncertain:,} uncertain, "
+            f"{report.gave_up:,} gave up, {report.bounced:,} bounced")
+
+
+def no_readers_summary(report: NoReaders) -> str:
+    """Why no digest was made although there are new articles."""
+    who = ("no active subscriber" if not report.audience else
+           "no active subscriber for " + ", ".join(report.audience) + " (or for every topic)")
+    articles = "its article waits" if report.articles == 1 else \
+        f"its {report.articles} articles wait"
+    return f"no digest: {who} to send it to; {articles} for the first digest that has readers"

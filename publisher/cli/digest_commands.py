@@ -25,8 +25,9 @@ from publisher.config import Settings
 from publisher.delivery import Transport
 from publisher.delivery.dispatcher import STOP_REQUESTED, SendReport
 from publisher.errors import Problem
+from publisher.jobs import delivery_summary, no_readers_summary
 from publisher.mail.outgoing import open_transport
-from publisher.models import DeliveryReport
+from publisher.models import DeliveryReport, NoReaders
 from publisher.send import DigestRun, plan_for, preview_digest, send_digest, send_test_copy
 from publisher.send import dry_run as dry_run_digest
 from publisher.store.database import Store
@@ -108,6 +109,7 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
     with Store.open(settings.store_url) as store, _progress_bar() as progress, \
             _stop_on_signal() as should_stop:
         run = DigestRun.of(settings, store, app.clock, readonly=dry_run)
+        report: DeliveryReport | NoReaders | None
         if transport is None:
             report = dry_run_digest(run, schedule=plan, warn=_warn_one)
         else:
@@ -115,6 +117,8 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
                                  progress=progress, warn=_warn_one)
     if report is None:
         click.echo("nothing new since the last digest: no digest sent")
+    elif isinstance(report, NoReaders):
+        click.echo(no_readers_summary(report))
     elif dry_run:
         click.echo(f"digest {report.digest_id} (dry run): would be sent to "
                    f"{plural(report.sent, 'subscriber')}; nothing was sent or recorded")
@@ -126,9 +130,8 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
 
 
 def summary(report: DeliveryReport, settings: Settings) -> str:
-    """`digest weekly-20261125-0700: 9,998 sent, 2 skipped, 0 deferred, 0 failed`."""
-    line = (f"digest {report.digest_id}: {report.sent:,} sent, {report.skipped:,} skipped, "
-            f"{report.deferred:,} deferred, {report.failed:,} failed")
+    """`digest weekly-20261125-0700: 9,998 sent, 2 skipped, 0 deferred, …, 0 bounced`."""
+    line = delivery_summary(report)
     due = report.next_attempt_at if isinstance(report, SendReport) else None
     if due is not None:
         local = due.astimezone(settings.zone)
@@ -152,8 +155,9 @@ def _progress_bar() -> Iterator[Callable[[DeliveryReport, int], None] | None]:
     def update(report: DeliveryReport, total: int) -> None:
         if not bar:
             bar.append(tqdm(total=total, unit="msg", file=sys.stderr, dynamic_ncols=True))
-        bar[0].set_postfix_str(f"sent {report.sent:,} skipped {report.skipped:,} deferred "
-                               f"{report.deferred:,} failed {report.failed:,}", refresh=False)
+        bar[0].set_postfix_str(f"sent {report.sent:,} deferred {report.deferred:,} uncertain "
+                               f"{report.uncertain:,} gave up {report.gave_up:,} bounced "
+                               f"{report.bounced:,}", refresh=False)
         bar[0].update(1)
 
     try:

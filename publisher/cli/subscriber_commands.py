@@ -62,7 +62,7 @@ def remove(app: AppContext, email: str) -> None:
     address = normalise_address(email)
     with _store(app) as store:
         found = store.get_subscriber(address)
-        if found is None or not store.remove_subscriber(address):
+        if found is None or not store.remove_subscriber(address, now=app.clock()):
             raise SubscriberError(f"{address} is not on the list",
                                   hint="`publisher subscribers list` shows who is")
     click.echo(f"removed {found.email}")

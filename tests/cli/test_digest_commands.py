@@ -75,7 +75,8 @@ def test_preview_says_where_it_wrote(make_site: SiteFactory) -> None:
 def test_send_prints_one_line(make_site: SiteFactory) -> None:
     settings = site(make_site)
     assert run(settings, "send", *WHEN) == (
-        0, f"digest {DIGEST_ID}: 3 sent, 0 skipped, 0 deferred, 0 failed\n", "")
+        0, f"digest {DIGEST_ID}: 3 sent, 0 skipped, 0 deferred, 0 uncertain, 0 gave up, "
+        "0 bounced\n", "")
     assert run(settings, "send", "--now", "2026-11-26T12:00:00Z") == (
         0, "nothing new since the last digest: no digest sent\n", "")
 
@@ -132,14 +133,14 @@ def test_an_unreachable_server_is_exit_1(make_site: SiteFactory) -> None:
         "starttls, 465 with ssl) and that the server is running\n"))
 
 
-def test_deferred_and_failed_are_normal_outcomes(make_site: SiteFactory) -> None:
+def test_deferred_and_bounced_are_normal_outcomes(make_site: SiteFactory) -> None:
     with SMTPServer() as server:
         settings = site(make_site, smtp_config(server, failures=3), readers=6)
         server.answer("reader1@example.org", "451 4.2.1 mailbox busy")
         server.answer("reader2@example.org", "550 5.1.1 no such user")
         assert run(settings, "send", *WHEN) == (0, (
-            f"digest {DIGEST_ID}: 4 sent, 0 skipped, 1 deferred, 1 failed; next try due "
-            "2026-11-25 12:01 (Europe/Lisbon)\n"), "")
+            f"digest {DIGEST_ID}: 4 sent, 0 skipped, 1 deferred, 0 uncertain, 0 gave up, "
+            "1 bounced; next try due 2026-11-25 12:01 (Europe/Lisbon)\n"), "")
 
 
 def test_a_run_stopped_by_failures_in_a_row_is_exit_1(make_site: SiteFactory) -> None:
@@ -148,15 +149,18 @@ def test_a_run_stopped_by_failures_in_a_row_is_exit_1(make_site: SiteFactory) ->
             server.answer(f"reader{n}@example.org", "554 5.7.1 relay access denied")
         settings = site(make_site, smtp_config(server, failures=2), readers=6)
         code, out, err = run(settings, "send", *WHEN)
-    # the second failure stops the run; the other connection finishes the message it holds
+    # the second refusal stops the run; the other connection finishes the message it holds
     assert code == 1
-    assert out in (f"digest {DIGEST_ID}: 0 sent, 0 skipped, 0 deferred, {n} failed\n"
+    assert out in (f"digest {DIGEST_ID}: 0 sent, 0 skipped, {n} deferred, 0 uncertain, "
+                   "0 gave up, 0 bounced; the deferred ones are retried by a later run\n"
                    for n in (2, 3))
     with Store.open(settings.store_url) as store:
-        assert store.count_recipients(DIGEST_ID, now=NOW) == 6 - int(out.split()[-2])
-    assert err == ("error: stopped after 2 failed deliveries in a row (the last reply: 554 "
-                   "5.7.1 relay access denied); check the mail server, then run `publisher "
-                   "digest send` again to go on\n")
+        assert store.count_recipients(DIGEST_ID, now=NOW) == 6  # every one due at once
+        assert store.count_subscribers("active") == 6
+    assert err == ("error: stopped: the server refused 2 recipients in a row (the last reply: "
+                   "554 5.7.1 relay access denied), so nobody was marked bounced. Check the mail "
+                   "server and [delivery] in publisher.toml, then run `publisher digest send` "
+                   "again: it sends to everyone still owed the digest\n")
 
 
 # -- the crash test ---------------------------------------------------------------------------

@@ -150,7 +150,8 @@ def test_a_status_column_keeps_unsubscribed_people_unsubscribed(
                  "bob@example.org\nlost,cy@example.org\n")
     report = import_csv(store, path, now=NOW, label="m.csv")
     assert [str(p) for p in report.rejected] == [
-        'm.csv:4: status "lost" is not one of pending, active, unsubscribed, bounced']
+        'm.csv:4: status "lost" is not one of pending, active, unsubscribed, bounced, '
+        'complained']
     assert [(s.email, s.status) for s in store.iter_subscribers()] == [
         ("ann@example.org", "unsubscribed"), ("bob@example.org", "active")]
 
