@@ -133,6 +133,7 @@ def test_a_hard_bounce_suppresses_only_its_reader(store: Store, tmp_path: Path) 
     with SMTPServer() as server:
         server.answer(everyone[3].email, "550 5.1.1 <r3@example.org>: user unknown")
         digest_id, report = send(store, tmp_path, server, NOW_POLICY)
+    assert (report.sent, report.bounced) == (4, 1)
     assert statuses(store, digest_id) == {"sent": 4, "bounced": 1}
     assert [s.email for s in store.iter_subscribers("bounced")] == ["r3@example.org"]
     assert server.received() == {s.email: 1 for s in everyone if s.email != "r3@example.org"}
@@ -162,6 +163,7 @@ def test_deferrals_never_trip_the_breaker(store: Store, tmp_path: Path) -> None:
             server.answer(subscriber.email, "451 4.3.0 greylisted")
         digest_id, report = send(store, tmp_path, server, LATER_POLICY, concurrency=1)
     assert (report.stopped, report.sent, report.deferred) == (None, 5, 25)
+    assert statuses(store, digest_id) == {"sent": 5, "deferred": 25}
 
 
 def test_a_server_slower_than_the_timeout_gets_one_copy_then_at_most_one_more(
