@@ -23,6 +23,7 @@ from publisher.mail.outgoing import open_transport
 from publisher.models import BuildReport, Clock, DeliveryReport, NoReaders, Schedule
 from publisher.schedule.runs import JobStopped
 from publisher.store.database import Store
+from publisher.subscribers.bounces import BounceReport, Matcher
 
 Action = Callable[["SiteJobs", Schedule, datetime], str]
 
@@ -83,6 +84,27 @@ class SiteJobs:
             if not built:  # nothing new to send, or it failed first: the site is still built
                 publish_site(False)
         return f"{built[-1]}; {digest_summary(reports, self.should_stop)}"
+
+
+def bounce_matcher(settings: Settings) -> Matcher:
+    """What tying returned mail to the messages sent needs, from the settings."""
+    from publisher.mail.headers import site_host
+    from publisher.mail.reports import Addresses
+
+    email = settings.email
+    local = email.bounce_address.rpartition("@")[0] if email.bounce_address else None
+    unsubscribe = None
+    if email.unsubscribe_mailto:
+        unsubscribe = email.unsubscribe_mailto.removeprefix("mailto:").partition("?")[0]
+    secret = settings.secret(settings.web.secret_env, "checking return-path tokens")
+    return Matcher(secret, site_host(settings.base_url), Addresses(local, unsubscribe))
+
+
+def bounce_summary(report: BounceReport) -> str:
+    """`processed 12 messages: 9 recorded, 1 already recorded, 2 left alone`."""
+    counts = ", ".join(f"{n:,} {what}" for what, n in sorted(report.outcomes.items()))
+    noun = "message" if report.messages == 1 else "messages"
+    return f"processed {report.messages:,} {noun}" + (f": {counts}" if counts else "")
 
 
 ACTIONS: dict[str, Action] = {
