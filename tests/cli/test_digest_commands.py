@@ -229,3 +229,45 @@ def test_sigterm_stops_at_a_safe_point_with_nothing_sent_twice(make_site: SiteFa
     assert rerun.returncode == 0
     assert server.received() == {f"reader{i}@example.org": 1 for i in range(120)}
     assert out.startswith(f"digest {DIGEST_ID}: ")
+
+
+# -- status, and a digest for nobody -----------------------------------------------------------
+
+
+def test_status_counts_each_outcome_and_lists_who(make_site: SiteFactory) -> None:
+    with SMTPServer() as server:
+        settings = site(make_site, smtp_config(server), readers=4)
+        server.answer("reader1@example.org", "452 4.2.2 mailbox full")
+        server.answer("reader2@example.org", "550 5.1.1 no such user")
+        assert run(settings, "send", *WHEN)[0] == 0
+    code, out, _ = run(settings, "status")
+    assert (code, out) == (0, (
+        f"{DIGEST_ID} (open): 2 sent, 1 deferred (next try due 2026-11-25 12:01), 0 uncertain, "
+        "0 gave up, 1 bounced, 0 complained, 0 skipped\n"))
+    assert run(settings, "status", DIGEST_ID, "--list", "deferred")[1].splitlines()[1:] == [
+        "  reader1@example.org: 452 4.2.2 mailbox full (next try 2026-11-25 12:01)"]
+    import json
+
+    data = json.loads(run(settings, "status", "--json")[1])
+    assert data["digests"][0] == {
+        "digest": DIGEST_ID, "complete": False, "pending": 0, "sent": 2, "deferred": 1,
+        "uncertain": 0, "gave_up": 0, "bounced": 1, "complained": 0, "skipped": 0,
+        "next_attempt_at": "2026-11-25T12:01:00+00:00"}
+    code, _, err = run(settings, "status", "--list", "sent")
+    assert code == 2 and "--list needs a DIGEST" in err
+
+
+def test_a_digest_for_nobody_is_not_made_and_its_articles_wait(make_site: SiteFactory) -> None:
+    settings = site(make_site, readers=0)
+    assert run(settings, "send", *WHEN) == (0, (
+        "no digest: no active subscriber to send it to; its 2 articles wait for the first "
+        "digest that has readers\n"), "")
+    assert digests(settings) == []
+    assert not (settings.root / "digests").exists()
+    assert run(settings, "status") == (0, "no digest has been sent yet\n", "")
+    with Store.open(settings.store_url) as store:
+        store.add_subscribers([NewSubscriber("first@example.org")], now=NOW)
+    assert run(settings, "send", *WHEN)[1].startswith(f"digest {DIGEST_ID}: 1 sent")
+    with Store.open(settings.store_url) as store:
+        [record] = store.list_digests()
+    assert record.digest.article_ids == ("bridge", "ferry")
