@@ -107,9 +107,22 @@ def bounce_summary(report: BounceReport) -> str:
     return f"processed {report.messages:,} {noun}" + (f": {counts}" if counts else "")
 
 
+def bounces_job(jobs: SiteJobs, schedule: Schedule, due_at: datetime) -> str:
+    """Read the schedule's Maildir: bounces, complaints and unsubscribe requests."""
+    from publisher.mail.mailboxes import read_source
+    from publisher.subscribers.bounces import process
+
+    if schedule.mailbox is None:
+        raise ScheduleError(f"schedule {schedule.name} has no mailbox to read")
+    report = process(jobs.store, read_source(schedule.mailbox, lambda: b""),
+                     bounce_matcher(jobs.settings), jobs.clock)
+    return bounce_summary(report)
+
+
 ACTIONS: dict[str, Action] = {
     "build": SiteJobs.build_job,
     "digest": SiteJobs.digest_job,
+    "bounces": bounces_job,
 }
 
 

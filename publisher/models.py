@@ -218,7 +218,7 @@ class Schedule:
     """
 
     name: str
-    action: str  # "build" (feeds and pages) or "digest" (build, then send the digest)
+    action: str  # "build" (feeds and pages), "digest" (build, then send), "bounces" (read mail)
     timezone: str  # an IANA name
     cron: str | None = None
     every: timedelta | None = None
@@ -228,3 +228,4 @@ class Schedule:
     max_items: int | None = None
     enabled: bool = True
     source: str = ""  # the file it was read from, for messages
+    mailbox: str | None = None  # a bounces schedule's Maildir folder

@@ -147,3 +147,41 @@ def test_standard_input_and_an_mbox(sent: tuple[Settings, dict[str, str]],
     code, out = process(settings, str(tmp_path / "returned.mbox"))
     assert (code, out) == (0, "processed 2 messages: 1 already recorded, 1 recorded\n")
     assert statuses(settings)["r1@example.org"] == ("complained", "complained")
+
+
+def test_a_schedule_reads_a_maildir(sent: tuple[Settings, dict[str, str]], tmp_path: Path
+                                    ) -> None:
+    from datetime import timedelta
+
+    from publisher.jobs import SiteJobs
+    from publisher.models import Schedule
+
+    settings, path = sent
+    folder = tmp_path / "returned"
+    maildir_of(folder, {"gmail": bounce_mail.gmail_dsn(path["r2@example.org"],
+                                                        "r2@example.org", message_id(2)),
+                        "junk": b"Subject: hello\r\n\r\nnot a bounce\r\n"})
+    schedule = Schedule("bounces", "bounces", "UTC", every=timedelta(minutes=15),
+                        mailbox=str(folder))
+    with Store.open(settings.store_url) as store:
+        jobs = SiteJobs(settings, lambda: NOW, store)
+        assert jobs.run(schedule, NOW) == "processed 2 messages: 1 left alone, 1 recorded"
+        assert jobs.run(schedule, NOW) == "processed 1 message: 1 left alone"  # seen: skipped
+    assert statuses(settings)["r2@example.org"] == ("bounced", "bounced")
+
+
+def test_a_bounces_schedule_must_say_which_mailbox(make_site: SiteFactory) -> None:
+    from publisher.errors import ConfigError
+    from publisher.schedule.files import load_schedules
+
+    root = make_site({"schedules/returned.toml": 'action = "bounces"\nevery = "15m"\n',
+                      "schedules/feed.toml": 'action = "build"\nevery = "15m"\n'
+                                             'mailbox = "mail"\n'})
+    with pytest.raises(ConfigError) as caught:
+        load_schedules(settings_of(root))
+    assert [str(p) for p in caught.value.problems] == [
+        "schedules/feed.toml:3: mailbox: only a bounces schedule takes this key\n"
+        '  hint: remove it, or set action = "bounces"',
+        "schedules/returned.toml: mailbox: a bounces schedule needs the mailbox to read\n"
+        '  hint: add mailbox = "mail/bounces" (a Maildir folder that the mail server '
+        "delivers the returned mail to)"]
