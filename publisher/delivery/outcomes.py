@@ -6,7 +6,8 @@ of the sender) until the server accepts another message: then they are
 settled (a bounce suppresses its reader; a sender refusal is deferred). When
 `max_consecutive_failures` refusals come with no acceptance between them,
 the run stops and the held rows are released, so that nobody is marked
-bounced by a server that refuses everyone.
+bounced by a server that refuses everyone. (Refusals at the very end of the
+list, fewer than that, are settled by `end_of_walk`.)
 """
 
 from __future__ import annotations
@@ -132,15 +133,22 @@ class Outcomes:
             self.defer(held.subscriber, held.reply)
 
     def end_of_walk(self) -> None:
-        """Refusals no acceptance followed are not trusted: deferred, to be tried again
-        (released, if the run stopped: the next run tries them at once)."""
+        """Refusals still held when the walk ends (the last of the list): fewer than would
+        trip the breaker. A hard bounce stands if the server has taken messages of this
+        digest, in this run or an earlier one; otherwise it is deferred, to be tried again.
+        If the run stopped, they are released: the next run tries them at once."""
         with self._lock:
             unconfirmed, self.held = self.held, []
         if self.stopped is not None:
             self._release(unconfirmed)
             return
+        works = self.counts["sent"] > 0 or (bool(unconfirmed) and self.job.store.delivery_counts(
+            self.job.digest_id)["sent"] > 0)
         for held in unconfirmed:
-            self.defer(held.subscriber, held.reply)
+            if held.kind == "hard" and works:
+                self.bounced(held.subscriber, held.reply)
+            else:
+                self.defer(held.subscriber, held.reply)
 
     def _release(self, rows: list[_Held]) -> None:
         for held in rows:

@@ -201,3 +201,12 @@ def test_a_connection_dropped_after_the_data_is_uncertain_not_resent(
     row = store.delivery(digest_id, everyone[1].id)
     assert row is not None and (row.status, row.next_attempt_at) == ("uncertain", None)
     assert active(store) == 3
+
+
+def test_a_hard_bounce_at_the_end_of_the_list_still_counts(store: Store, tmp_path: Path) -> None:
+    everyone = readers(store, 3)
+    with SMTPServer() as server:
+        server.answer(everyone[-1].email, "550 5.1.1 no such user")
+        digest_id, report = send(store, tmp_path, server, NOW_POLICY, concurrency=1)
+    assert (report.sent, report.bounced, report.deferred) == (2, 1, 0)
+    assert statuses(store, digest_id) == {"sent": 2, "bounced": 1}
