@@ -173,6 +173,7 @@ def run_sender(site: Path) -> None:
     from publisher.clock import fixed_clock, parse_moment
     from publisher.config import load_settings
     from publisher.mail.outgoing import open_transport
+    from publisher.models import DeliveryReport
     from publisher.send import DigestRun, default_plan, send_digest
     from publisher.store.database import Store
 
@@ -190,9 +191,9 @@ def run_sender(site: Path) -> None:
                              progress=progress)
     end_wall, end_cpu = time.perf_counter(), time.process_time()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    assert report is not None and report.stopped is None, report
+    assert isinstance(report, DeliveryReport) and report.stopped is None, report
     print(json.dumps({
-        "sent": report.sent, "failed": report.failed, "deferred": report.deferred,
+        "sent": report.sent, "bounced": report.bounced, "deferred": report.deferred,
         "send_wall": end_wall - marks[0][0], "send_cpu": end_cpu - marks[0][1],
         "process_cpu": usage.ru_utime + usage.ru_stime, "max_rss_kb": usage.ru_maxrss,
     }))

@@ -86,13 +86,15 @@ class EmailSettings(_Section):
     from_address: str = "digest@example.org"
     from_name: str = ""
     reply_to: str | None = None
+    # The envelope sender of every digest, made per message: bounces+TOKEN@... (VERP)
+    bounce_address: str | None = None
     subject: str = "{{ site.title }}: {{ digest.title }}"
     unsubscribe_mailto: str | None = None
     min_items: Annotated[int, Field(ge=1)] = 1
     max_items: Annotated[int, Field(ge=1)] = 30
     period: Duration = timedelta(days=7)  # how far back the very first digest reaches
 
-    @field_validator("from_address", "reply_to")
+    @field_validator("from_address", "reply_to", "bounce_address")
     @classmethod
     def _addresses(cls, value: str | None) -> str | None:
         return None if value is None else _address(value)
@@ -122,7 +124,11 @@ class DeliverySettings(_Section):
     concurrency: Annotated[int, Field(ge=1, le=64)] = 2
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
     retry_base: Annotated[float, Field(ge=0)] = 60.0  # seconds before the first retry
-    max_consecutive_failures: Annotated[int, Field(ge=1)] = 25
+    max_consecutive_failures: Annotated[int, Field(ge=1)] = 25  # refusals in a row: stop
+    retry_uncertain: bool = True  # resend, once, a message whose answer never came
+    throttle_pause: Annotated[float, Field(ge=0, le=600)] = 10.0  # seconds, doubling
+    soft_bounce_digests: Annotated[int, Field(ge=0)] = 5  # give-ups in a row that suppress
+    soft_bounce_days: Annotated[int, Field(ge=0)] = 30  # ... and over at least this long
 
 
 class StoreSettings(_Section):

@@ -20,9 +20,10 @@ from publisher.config import Settings
 from publisher.delivery import Transport
 from publisher.errors import ScheduleError
 from publisher.mail.outgoing import open_transport
-from publisher.models import BuildReport, Clock, DeliveryReport, Schedule
+from publisher.models import BuildReport, Clock, DeliveryReport, NoReaders, Schedule
 from publisher.schedule.runs import JobStopped
 from publisher.store.database import Store
+from publisher.subscribers.bounces import BounceReport, Matcher
 
 Action = Callable[["SiteJobs", Schedule, datetime], str]
 
@@ -85,9 +86,43 @@ class SiteJobs:
         return f"{built[-1]}; {digest_summary(reports, self.should_stop)}"
 
 
+def bounce_matcher(settings: Settings) -> Matcher:
+    """What tying returned mail to the messages sent needs, from the settings."""
+    from publisher.mail.headers import site_host
+    from publisher.mail.reports import Addresses
+
+    email = settings.email
+    local = email.bounce_address.rpartition("@")[0] if email.bounce_address else None
+    unsubscribe = None
+    if email.unsubscribe_mailto:
+        unsubscribe = email.unsubscribe_mailto.removeprefix("mailto:").partition("?")[0]
+    secret = settings.secret(settings.web.secret_env, "checking return-path tokens")
+    return Matcher(secret, site_host(settings.base_url), Addresses(local, unsubscribe))
+
+
+def bounce_summary(report: BounceReport) -> str:
+    """`processed 12 messages: 9 recorded, 1 already recorded, 2 left alone`."""
+    counts = ", ".join(f"{n:,} {what}" for what, n in sorted(report.outcomes.items()))
+    noun = "message" if report.messages == 1 else "messages"
+    return f"processed {report.messages:,} {noun}" + (f": {counts}" if counts else "")
+
+
+def bounces_job(jobs: SiteJobs, schedule: Schedule, due_at: datetime) -> str:
+    """Read the schedule's Maildir: bounces, complaints and unsubscribe requests."""
+    from publisher.mail.mailboxes import read_source
+    from publisher.subscribers.bounces import process
+
+    if schedule.mailbox is None:
+        raise ScheduleError(f"schedule {schedule.name} has no mailbox to read")
+    report = process(jobs.store, read_source(schedule.mailbox, lambda: b""),
+                     bounce_matcher(jobs.settings), jobs.clock)
+    return bounce_summary(report)
+
+
 ACTIONS: dict[str, Action] = {
     "build": SiteJobs.build_job,
     "digest": SiteJobs.digest_job,
+    "bounces": bounces_job,
 }
 
 
@@ -97,12 +132,15 @@ def build_summary(report: BuildReport) -> str:
             f"{report.unchanged} unchanged, {len(report.removed)} removed")
 
 
-def digest_summary(reports: list[DeliveryReport], should_stop: Callable[[], bool]) -> str:
+def digest_summary(reports: list[DeliveryReport | NoReaders],
+                   should_stop: Callable[[], bool]) -> str:
     """One line for the digests a run sent; a stopped run raises, to be retried or reported."""
     if not reports:
         return "no digest: nothing new"
-    summary = "; ".join(delivery_summary(r) for r in reports)
-    stopped = next((r.stopped for r in reports if r.stopped), None)
+    summary = "; ".join(delivery_summary(r) if isinstance(r, DeliveryReport) else
+                        no_readers_summary(r) for r in reports)
+    stopped = next((r.stopped for r in reports if isinstance(r, DeliveryReport) and r.stopped),
+                   None)
     if stopped and should_stop():
         raise JobStopped(f"{summary}: {stopped}")  # resumes at the next pass
     if stopped:
@@ -111,5 +149,16 @@ def digest_summary(reports: list[DeliveryReport], should_stop: Callable[[], bool
 
 
 def delivery_summary(report: DeliveryReport) -> str:
-    return (f"digest {report.digest_id}: {report.sent} sent, {report.skipped} skipped, "
-            f"{report.deferred} deferred, {report.failed} failed")
+    """`digest weekly-20261125-0700: 9,998 sent, 2 skipped, 0 deferred, 0 uncertain, …`."""
+    return (f"digest {report.digest_id}: {report.sent:,} sent, {report.skipped:,} skipped, "
+            f"{report.deferred:,} deferred, {report.uncertain:,} uncertain, "
+            f"{report.gave_up:,} gave up, {report.bounced:,} bounced")
+
+
+def no_readers_summary(report: NoReaders) -> str:
+    """Why no digest was made although there are new articles."""
+    who = ("no active subscriber" if not report.audience else
+           "no active subscriber for " + ", ".join(report.audience) + " (or for every topic)")
+    articles = "its article waits" if report.articles == 1 else \
+        f"its {report.articles} articles wait"
+    return f"no digest: {who} to send it to; {articles} for the first digest that has readers"

@@ -132,8 +132,11 @@ class Subscriber:
     email: str
     name: str = ""
     tags: tuple[str, ...] = ()
-    status: str = "active"  # "pending" (awaiting confirmation), "active", "unsubscribed", "bounced"
+    # "pending" (awaiting confirmation), "active", "unsubscribed", "bounced", "complained"
+    status: str = "active"
     created_at: datetime | None = None
+    updated_at: datetime | None = None  # when the status last changed
+    status_reason: str | None = None  # why: a bounce's reply, "confirmed through the web"...
 
 
 DIGEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
@@ -188,10 +191,21 @@ class DeliveryReport:
 
     digest_id: str
     sent: int = 0
-    skipped: int = 0  # already sent, unsubscribed or bounced when their turn came
-    deferred: int = 0  # temporary failures, to be retried
-    failed: int = 0  # permanent failures (hard bounces)
+    skipped: int = 0  # unsubscribed or bounced when their turn came
+    deferred: int = 0  # soft failures, to be retried
+    uncertain: int = 0  # no answer after the data: may have arrived, not resent at once
+    gave_up: int = 0  # soft failures until `max_attempts`: the reader stays on the list
+    bounced: int = 0  # hard bounces: the address is suppressed
     stopped: str | None = None  # why the run stopped early, if it did
+
+
+@dataclass(frozen=True, slots=True)
+class NoReaders:
+    """A digest that was not made because nobody would receive it; its articles wait."""
+
+    digest_id: str
+    articles: int
+    audience: tuple[str, ...] = ()  # the topics it was for; () = everyone
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +218,7 @@ class Schedule:
     """
 
     name: str
-    action: str  # "build" (feeds and pages) or "digest" (build, then send the digest)
+    action: str  # "build" (feeds and pages), "digest" (build, then send), "bounces" (read mail)
     timezone: str  # an IANA name
     cron: str | None = None
     every: timedelta | None = None
@@ -214,3 +228,4 @@ class Schedule:
     max_items: int | None = None
     enabled: bool = True
     source: str = ""  # the file it was read from, for messages
+    mailbox: str | None = None  # a bounces schedule's Maildir folder

@@ -25,13 +25,14 @@ from publisher.config import CONFIG_NAME, Settings
 from publisher.delivery import SendFailure, Transport
 from publisher.delivery.dispatcher import (
     Dispatch,
-    MessageMaker,
     Progress,
     RetryPolicy,
     SendReport,
     dispatch,
+    lock_path_for,
 )
-from publisher.delivery.pace import pacer
+from publisher.delivery.ledger import MessageMaker, ReturnPath
+from publisher.delivery.pace import Governor
 from publisher.digest.issue import (
     DEFAULT_SCHEDULE,
     DigestPlan,
@@ -52,12 +53,13 @@ from publisher.models import (
     Clock,
     DeliveryReport,
     Digest,
+    NoReaders,
     RenderedDigest,
     Subscriber,
 )
 from publisher.store.database import Store
 from publisher.subscribers.addresses import normalise_address
-from publisher.subscribers.tokens import unsubscribe_token
+from publisher.subscribers.tokens import bounce_token, unsubscribe_token
 
 __all__ = ["DigestPlan", "DigestRun", "default_plan", "dry_run", "plan_for", "preview_digest",
            "send_digest", "send_scheduled", "send_test_copy"]
@@ -152,7 +154,24 @@ def envelope(settings: Settings) -> Envelope:
 
 def retry_policy(settings: Settings) -> RetryPolicy:
     d = settings.delivery
-    return RetryPolicy(timedelta(seconds=d.retry_base), d.max_attempts, d.max_consecutive_failures)
+    return RetryPolicy(timedelta(seconds=d.retry_base), d.max_attempts,
+                       d.max_consecutive_failures, d.retry_uncertain, d.soft_bounce_digests,
+                       d.soft_bounce_days)
+
+
+def return_path(settings: Settings, digest_id: str, secret: str) -> ReturnPath:
+    """Each message's envelope sender: `bounces+TOKEN@…` with `[email] bounce_address`
+    (so a bounce says whose message it was), else the From address."""
+    bounces = settings.email.bounce_address
+    if bounces is None:
+        sender = settings.email.from_address
+        return lambda subscriber: sender
+    local, _, domain = bounces.rpartition("@")
+
+    def verp(subscriber: Subscriber) -> str:
+        return f"{local}+{bounce_token(secret, digest_id, subscriber)}@{domain}"
+
+    return verp
 
 
 # -- the runs -----------------------------------------------------------------------------
@@ -160,20 +179,20 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 def send_scheduled(run: DigestRun, transport: Transport, *, schedule: DigestPlan,
                    due_at: datetime, should_stop: Callable[[], bool] | None = None
-                   ) -> list[DeliveryReport]:
+                   ) -> list[DeliveryReport | NoReaders]:
     """A schedule's run: first finish an earlier digest still owed to anyone, then its own.
 
     An earlier digest can be left open by a server that was down or a stopped run;
     resuming it first means nobody loses its articles to the next digest.
     """
-    reports: list[DeliveryReport] = []
+    reports: list[DeliveryReport | NoReaders] = []
     earlier = owed_earlier(run.store, schedule, due_at, run.clock())
     if earlier is not None:
         report = send_digest(run, transport, schedule=schedule, due_at=earlier.due_at,
                              should_stop=should_stop)
         if report is not None:
             reports.append(report)
-            if report.stopped:
+            if isinstance(report, DeliveryReport) and report.stopped:
                 return reports
     report = send_digest(run, transport, schedule=schedule, due_at=due_at,
                          should_stop=should_stop)
@@ -182,11 +201,13 @@ def send_scheduled(run: DigestRun, transport: Transport, *, schedule: DigestPlan
 
 def send_digest(run: DigestRun, transport: Transport, *, schedule: DigestPlan,
                 due_at: datetime | None = None, should_stop: Callable[[], bool] | None = None,
-                progress: Progress | None = None, warn: Warn | None = None
-                ) -> DeliveryReport | None:
+                progress: Progress | None = None, warn: Warn | None = None,
+                governor: Governor | None = None) -> DeliveryReport | NoReaders | None:
     """Send the digest of `schedule` due at `due_at` to everyone still owed it.
 
-    None when there is nothing new to send (fewer than `min_items` articles).
+    None when there is nothing new to send (fewer than `min_items` articles);
+    `NoReaders` when nobody would receive a new digest: then nothing is recorded
+    or published, and its articles wait for the first digest that has readers.
     """
     settings = run.settings
     secret = settings.secret(settings.web.secret_env, SIGNING)
@@ -195,13 +216,17 @@ def send_digest(run: DigestRun, transport: Transport, *, schedule: DigestPlan,
         return None
     if issue.complete:
         return SendReport(issue.digest.id)
+    if not issue.recorded and run.store.count_audience(schedule.audience) == 0:
+        return NoReaders(issue.digest.id, len(issue.articles), schedule.audience)
     issue = _record(run, schedule, issue, warn)
     _publish_web_copy(run, issue)
-    job = Dispatch(run.store, issue.digest.id, settings.email.from_address,
+    d = settings.delivery
+    job = Dispatch(run.store, issue.digest.id, return_path(settings, issue.digest.id, secret),
                    _maker(settings, issue, secret), run.clock, retry_policy(settings),
-                   settings.state_path / f"send-{issue.digest.id}.lock")
-    report = dispatch(job, transport, pace=pacer(settings.delivery.rate),
-                      should_stop=should_stop, progress=progress)
+                   lock_path_for(settings.state_path, issue.digest.id))
+    governor = governor or Governor(d.rate, transport.concurrency, pause=d.throttle_pause)
+    report = dispatch(job, transport, governor=governor, should_stop=should_stop,
+                      progress=progress)
     _complete_if_done(run.store, report, run.clock)
     return report
 
@@ -229,9 +254,14 @@ def dry_run(run: DigestRun, *, schedule: DigestPlan, warn: Warn | None = None
 
 
 def _complete_if_done(store: Store, report: SendReport, clock: Clock) -> None:
-    """A digest nobody is owed any more is complete: `send` then starts the next one."""
-    if report.stopped is None and report.deferred == 0 and \
-            store.pending_deliveries(report.digest_id) == 0:
+    """A digest nobody is owed any more is complete: `send` then starts the next one.
+
+    A row waiting for a retry (deferred, or uncertain with its one retry to come)
+    keeps it open.
+    """
+    if report.stopped is None and store.next_attempt(report.digest_id) is None and \
+            store.pending_deliveries(report.digest_id) == 0 and \
+            store.delivery_counts(report.digest_id)["deferred"] == 0:
         store.mark_digest_complete(report.digest_id, now=clock())
 
 

@@ -1,14 +1,18 @@
 """A real SMTP server for tests: aiosmtpd on 127.0.0.1, in a thread, recording what it accepts.
 
-It can be told, per recipient, to answer RCPT with a 4xx or 5xx reply or to
-drop the connection, always or only the first N times; to require a login; to
-offer (and require) STARTTLS; to offer PIPELINING; and to call a function on
-each message it accepts, from the server's thread, while the sender waits for
-the reply.
+It can be told, per recipient (or for everyone, `EVERYONE`), always or only the
+first N times: to answer RCPT with a 4xx or 5xx reply or drop the connection
+there; to take the message and then answer only after a delay (slower than the
+sender's timeout); or to take the message and drop the connection without
+answering. It can require a login, offer (and require) STARTTLS, offer
+PIPELINING, and call a function on each message it accepts, from the server's
+thread, while the sender waits for the reply. A message taken counts as
+received even when the sender never heard so: that is what a real server does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -28,10 +32,15 @@ class Received:
     data: bytes
 
 
+EVERYONE = "*"
+
+
 @dataclass
 class _Rule:
     reply: str | None  # None: drop the connection instead of answering
     times: int | None  # how many more times; None: always
+    after_data: bool = False  # act after taking the message, not at RCPT
+    delay: float = 0.0  # seconds to wait before answering the data
 
 
 OnMessage = Callable[[int, Received], None]
@@ -85,12 +94,21 @@ class SMTPServer:
     # -- what to do ----------------------------------------------------------------
 
     def answer(self, recipient: str, reply: str, times: int | None = None) -> None:
-        """Answer RCPT for `recipient` with `reply` (e.g. "450 4.2.1 busy")."""
+        """Answer RCPT for `recipient` (or `EVERYONE`) with `reply` (e.g. "450 4.2.1 busy")."""
         self._rules[recipient.lower()] = _Rule(reply, times)
 
     def drop(self, recipient: str, times: int | None = None) -> None:
         """Close the connection when `recipient` is given in RCPT."""
         self._rules[recipient.lower()] = _Rule(None, times)
+
+    def drop_after_data(self, recipient: str, times: int | None = None) -> None:
+        """Take the message, then close the connection without answering."""
+        self._rules[recipient.lower()] = _Rule(None, times, after_data=True)
+
+    def answer_late(self, recipient: str, seconds: float, times: int | None = None) -> None:
+        """Take the message and answer 250 only after `seconds`."""
+        self._rules[recipient.lower()] = _Rule("250 2.0.0 Ok: queued late", times,
+                                               after_data=True, delay=seconds)
 
     def stop_listening(self) -> None:
         """Accept no new connections (those open stay open): a server going away."""
@@ -115,14 +133,15 @@ class SMTPServer:
 
     # -- the handler's side ---------------------------------------------------------
 
-    def rule_for(self, recipient: str) -> _Rule | None:
+    def rule_for(self, recipient: str, *, after_data: bool) -> _Rule | None:
         with self._lock:
-            rule = self._rules.get(recipient.lower())
-            if rule is None or rule.times == 0:
+            rule = self._rules.get(recipient.lower()) or self._rules.get(EVERYONE)
+            if rule is None or rule.times == 0 or rule.after_data != after_data:
                 return None
             if rule.times is not None:
                 rule.times -= 1
-            self.refused.append((recipient, rule.reply or "dropped"))
+            if not after_data:
+                self.refused.append((recipient, rule.reply or "dropped"))
             return rule
 
     def accept(self, envelope: Envelope) -> int:
@@ -166,7 +185,7 @@ class _Handler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
-        rule = self.owner.rule_for(address)
+        rule = self.owner.rule_for(address, after_data=False)
         if rule is None:
             envelope.rcpt_tos.append(address)
             return "250 2.1.5 OK"
@@ -177,5 +196,12 @@ class _Handler:
         return rule.reply
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        rule = self.owner.rule_for(envelope.rcpt_tos[0], after_data=True)
         count = self.owner.accept(envelope)
+        if rule is not None and rule.reply is None:
+            assert server.transport is not None
+            server.transport.abort()
+            return "421 4.4.2 connection dropped"
+        if rule is not None:
+            await asyncio.sleep(rule.delay)
         return f"250 2.0.0 Ok: queued as {count}"

@@ -124,11 +124,12 @@ def test_a_digest_schedule_builds_then_sends_once_per_due_time(
         [outcome] = run_due([DIGEST], store, fixed_clock(NOW), jobs(root), lock_dir=root / "locks")
         assert outcome.outcome == "ok", outcome.message
         assert outcome.message.endswith("digest weekly-20261125-1200: 2 sent, 0 skipped, "
-                                        "0 deferred, 0 failed")
+                                        "0 deferred, 0 uncertain, 0 gave up, 0 bounced")
         assert outbox(root) == ["ann@example.org", "bob@example.org"]
         assert (root / "public/digests/weekly-20261125-1200.html").is_file()
         again = jobs(root).run(DIGEST, datetime(2026, 11, 25, 12, tzinfo=UTC))
-    assert again.endswith("digest weekly-20261125-1200: 0 sent, 0 skipped, 0 deferred, 0 failed")
+    assert again.endswith("digest weekly-20261125-1200: 0 sent, 0 skipped, 0 deferred, "
+                          "0 uncertain, 0 gave up, 0 bounced")
     assert outbox(root) == ["ann@example.org", "bob@example.org"]
 
 
@@ -146,8 +147,9 @@ def test_an_earlier_digest_left_unfinished_goes_out_before_the_next(
     (root / "content/c.md").write_text(article("C", "2026-11-25 08:00", id="c"))
     summary = jobs(root).run(DIGEST, datetime(2026, 11, 25, 12, tzinfo=UTC))
     assert summary.split("; ", 1)[1] == (
-        "digest weekly-20261124-1200: 1 sent, 0 skipped, 0 deferred, 0 failed; "
-        "digest weekly-20261125-1200: 2 sent, 0 skipped, 0 deferred, 0 failed")
+        "digest weekly-20261124-1200: 1 sent, 0 skipped, 0 deferred, 0 uncertain, 0 gave up, "
+        "0 bounced; digest weekly-20261125-1200: 2 sent, 0 skipped, 0 deferred, 0 uncertain, "
+        "0 gave up, 0 bounced")
     assert outbox(root) == ["ann@example.org", "ann@example.org", "bob@example.org",
                             "bob@example.org"]
 

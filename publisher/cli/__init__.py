@@ -63,6 +63,7 @@ COMMAND_MODULES = {
     "run": "schedule_commands",
     "serve": "web_commands",
     "backup": "store_commands",
+    "bounces": "bounce_commands",
 }
 
 

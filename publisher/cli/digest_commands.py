@@ -11,10 +11,12 @@ request (Ctrl-C or SIGTERM), after recording the messages in flight.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
@@ -25,9 +27,10 @@ from publisher.config import Settings
 from publisher.delivery import Transport
 from publisher.delivery.dispatcher import STOP_REQUESTED, SendReport
 from publisher.digest.render import SIZE_WARNING_BYTES
-from publisher.errors import Problem
+from publisher.errors import Problem, PublisherError
+from publisher.jobs import delivery_summary, no_readers_summary
 from publisher.mail.outgoing import open_transport
-from publisher.models import DeliveryReport
+from publisher.models import DeliveryReport, NoReaders
 from publisher.send import DigestRun, plan_for, preview_digest, send_digest, send_test_copy
 from publisher.send import dry_run as dry_run_digest
 from publisher.store.database import Store
@@ -112,6 +115,7 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
     with Store.open(settings.store_url) as store, _progress_bar() as progress, \
             _stop_on_signal() as should_stop:
         run = DigestRun.of(settings, store, app.clock, readonly=dry_run)
+        report: DeliveryReport | NoReaders | None
         if transport is None:
             report = dry_run_digest(run, schedule=plan, warn=_warn_one)
         else:
@@ -119,6 +123,8 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
                                  progress=progress, warn=_warn_one)
     if report is None:
         click.echo("nothing new since the last digest: no digest sent")
+    elif isinstance(report, NoReaders):
+        click.echo(no_readers_summary(report))
     elif dry_run:
         click.echo(f"digest {report.digest_id} (dry run): would be sent to "
                    f"{plural(report.sent, 'subscriber')}; nothing was sent or recorded")
@@ -130,9 +136,8 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
 
 
 def summary(report: DeliveryReport, settings: Settings) -> str:
-    """`digest weekly-20261125-0700: 9,998 sent, 2 skipped, 0 deferred, 0 failed`."""
-    line = (f"digest {report.digest_id}: {report.sent:,} sent, {report.skipped:,} skipped, "
-            f"{report.deferred:,} deferred, {report.failed:,} failed")
+    """`digest weekly-20261125-0700: 9,998 sent, 2 skipped, 0 deferred, …, 0 bounced`."""
+    line = delivery_summary(report)
     due = report.next_attempt_at if isinstance(report, SendReport) else None
     if due is not None:
         local = due.astimezone(settings.zone)
@@ -156,8 +161,9 @@ def _progress_bar() -> Iterator[Callable[[DeliveryReport, int], None] | None]:
     def update(report: DeliveryReport, total: int) -> None:
         if not bar:
             bar.append(tqdm(total=total, unit="msg", file=sys.stderr, dynamic_ncols=True))
-        bar[0].set_postfix_str(f"sent {report.sent:,} skipped {report.skipped:,} deferred "
-                               f"{report.deferred:,} failed {report.failed:,}", refresh=False)
+        bar[0].set_postfix_str(f"sent {report.sent:,} deferred {report.deferred:,} uncertain "
+                               f"{report.uncertain:,} gave up {report.gave_up:,} bounced "
+                               f"{report.bounced:,}", refresh=False)
         bar[0].update(1)
 
     try:
@@ -191,3 +197,66 @@ def _stop_on_signal() -> Iterator[Callable[[], bool]]:
     finally:
         for signum, previous in saved.items():
             signal.signal(signum, previous)
+
+
+OUTCOMES = ("sent", "deferred", "uncertain", "gave_up", "bounced", "complained", "skipped",
+            "pending")
+
+
+@digest.command()
+@click.argument("digest_id", required=False, metavar="[DIGEST]")
+@click.option("--list", "outcome", type=click.Choice(OUTCOMES),
+              help="Name the subscribers with this outcome (needs DIGEST).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
+@pass_app
+def status(app: AppContext, digest_id: str | None, outcome: str | None, as_json: bool) -> None:
+    """How each digest went: sent, deferred (and when the next try is due), uncertain,
+    gave up, bounced, complained and skipped."""
+    if outcome and not digest_id:
+        raise click.UsageError("--list needs a DIGEST: `publisher digest status DIGEST --list "
+                               f"{outcome}`")
+    settings = app.settings
+    with Store.open(settings.store_url) as store:
+        records = [r for r in store.list_digests() if digest_id in (None, r.digest.id)]
+        if digest_id and not records:
+            raise PublisherError(f"there is no digest {digest_id}",
+                                 hint="`publisher digest status` lists them")
+        rows = [_status_row(store, r.digest.id, r.completed_at is not None) for r in records]
+        entries = list(store.ledger_entries(digest_id, outcome)) if digest_id and outcome \
+            else None
+    if as_json:
+        click.echo(json.dumps({"digests": rows, "list": None if entries is None else [
+            {"email": e.subscriber.email, "reply": e.delivery.reply,
+             "attempts": e.delivery.attempts, "next_attempt_at": _iso(e.delivery.next_attempt_at)}
+            for e in entries]}, indent=2))
+        return
+    if not rows:
+        click.echo("no digest has been sent yet")
+    for row in rows:
+        click.echo(_status_line(row, settings))
+    for entry in entries or []:
+        due = entry.delivery.next_attempt_at
+        when = f" (next try {due.astimezone(settings.zone):%Y-%m-%d %H:%M})" if due else ""
+        click.echo(f"  {entry.subscriber.email}: {entry.delivery.reply}{when}")
+
+
+def _status_row(store: Store, digest_id: str, complete: bool) -> dict[str, object]:
+    counts = store.delivery_counts(digest_id)
+    return {"digest": digest_id, "complete": complete, **counts,
+            "next_attempt_at": _iso(store.next_attempt(digest_id))}
+
+
+def _status_line(row: dict[str, object], settings: Settings) -> str:
+    parts = [f"{row[name]:,} {name.replace('_', ' ')}" for name in OUTCOMES[:-1]]
+    due = row["next_attempt_at"]
+    if isinstance(due, str):
+        local = datetime.fromisoformat(due).astimezone(settings.zone)
+        parts[1] += f" (next try due {local:%Y-%m-%d %H:%M})"
+    if row["pending"]:
+        parts.append(f"{row['pending']:,} in flight or left by a crash")
+    state = "complete" if row["complete"] else "open"
+    return f"{row['digest']} ({state}): " + ", ".join(parts)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -14,10 +14,8 @@ from publisher.errors import ProblemsError, SubscriberError
 from publisher.models import Subscriber
 from publisher.store.database import Store
 from publisher.store.schema import SUBSCRIBER_STATUSES
-from publisher.subscribers.addresses import (
-    add_subscriber,
-    normalise_address,
-)
+from publisher.subscribers import suppression
+from publisher.subscribers.addresses import normalise_address
 from publisher.subscribers.csv_files import export_csv, import_csv
 
 _ROW = "{email:<32} {status:<12} {joined:<10}  {name:<24} {tags}"
@@ -35,37 +33,60 @@ def subscribers() -> None:
     """Manage the subscriber list (kept in the database named by [store] url)."""
 
 
+_RESUBSCRIBE = click.option(
+    "--resubscribe", is_flag=True,
+    help="Bring back an address that bounced, complained or was removed (never one that "
+    "unsubscribed: only its owner can, through the subscribe form).")
+
+
 @subscribers.command()
 @click.argument("email")
 @click.option("--name", default="", help="The subscriber's name, used in the greeting.")
 @click.option("--tags", default="", metavar="A,B", help="Tags, separated by commas.")
+@_RESUBSCRIBE
 @pass_app
-def add(app: AppContext, email: str, name: str, tags: str) -> None:
+def add(app: AppContext, email: str, name: str, tags: str, resubscribe: bool) -> None:
     """Add EMAIL to the list (an address already there is left as it is)."""
     with _store(app) as store:
-        subscriber, created = add_subscriber(store, email, name=name, tags=tags,
-                                             now=app.clock())
-    if created:
+        done = suppression.add(store, email, name=name, tags=tags, now=app.clock(),
+                               resubscribe=resubscribe)
+    subscriber = done.subscriber
+    if done.outcome == "added":
         click.echo(f"added {subscriber.email}")
+    elif done.outcome == "resubscribed":
+        click.echo(f"{subscriber.email} is subscribed again")
     elif subscriber.status == "active":
         click.echo(f"{subscriber.email} is already subscribed")
     else:
+        hint = "; add --resubscribe to bring it back" if subscriber.status in (
+            "bounced", "complained") else ""
         click.echo(f"{subscriber.email} is already on the list ({subscriber.status}); "
-                   "nothing changed")
+                   f"nothing changed{hint}")
 
 
 @subscribers.command()
 @click.argument("email")
 @pass_app
 def remove(app: AppContext, email: str) -> None:
-    """Delete EMAIL from the list, with the record of what was sent to it."""
+    """Delete EMAIL and what was sent to it; a one-way hash keeps it off the list."""
     address = normalise_address(email)
     with _store(app) as store:
         found = store.get_subscriber(address)
-        if found is None or not store.remove_subscriber(address):
+        if found is None or not store.remove_subscriber(address, now=app.clock()):
             raise SubscriberError(f"{address} is not on the list",
                                   hint="`publisher subscribers list` shows who is")
-    click.echo(f"removed {found.email}")
+    click.echo(f"removed {found.email}; its hash stays on the suppression list, so no import "
+               "adds it again")
+
+
+@subscribers.command()
+@click.argument("email")
+@pass_app
+def unsubscribe(app: AppContext, email: str) -> None:
+    """Unsubscribe EMAIL at its owner's request (made by letter, phone or mail)."""
+    with _store(app) as store:
+        subscriber = suppression.unsubscribe(store, email, now=app.clock())
+    click.echo(f"unsubscribed {subscriber.email}")
 
 
 @subscribers.command(name="list")
@@ -96,20 +117,24 @@ def _row(app: AppContext, subscriber: Subscriber) -> str:
 
 @subscribers.command(name="import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_RESUBSCRIBE
 @pass_app
-def import_(app: AppContext, file: Path) -> None:
+def import_(app: AppContext, file: Path, resubscribe: bool) -> None:
     """Add the addresses in a CSV FILE (columns email,name,tags, or only email).
 
     Addresses already on the list are left as they are, so importing a file
-    again changes nothing. Bad rows are listed with their line numbers; the
-    good ones are imported all the same.
+    again changes nothing; addresses that left are not added again. Bad rows
+    are listed with their line numbers; the good ones are imported all the same.
     """
     with _store(app) as store:
-        report = import_csv(store, file, now=app.clock(), label=str(file))
+        report = import_csv(store, file, now=app.clock(), label=str(file),
+                            resubscribe=resubscribe)
     rejected = len(report.rejected)
     tail = ": nothing changed" if report.imported == 0 else ""
+    hashes = f", removed addresses kept off the list {report.suppressed}" \
+        if report.suppressed else ""
     click.echo(f"imported {report.imported}, already present {report.present}, "
-               f"rejected {rejected}{tail}")
+               f"rejected {rejected}{hashes}{tail}")
     if rejected:
         raise ProblemsError(report.rejected, summary=f"{plural(rejected, 'row')} rejected")
 

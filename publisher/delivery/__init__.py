@@ -20,10 +20,11 @@ from publisher.delivery.transport import (
     TemporaryFailure,
     Transport,
     TransportSetup,
+    UncertainFailure,
 )
 
 __all__ = ["TRANSPORTS", "PermanentFailure", "SendFailure", "TemporaryFailure", "Transport",
-           "TransportSetup", "make_transport"]
+           "TransportSetup", "UncertainFailure", "make_transport"]
 
 TRANSPORTS: dict[str, Callable[[TransportSetup], Transport]] = {
     "outbox": open_outbox,

@@ -1,19 +1,26 @@
 """Walk a digest's recipients against the ledger and hand each message to a transport.
 
 For each subscriber still owed the digest: build the message, `claim` the
-ledger row (committed as pending, and refused if the subscriber left or
-bounced meanwhile: skipped), send, then record what the server said. So a
-crash at any moment leaves at most the messages in flight as pending, and the
-next run sends those again and nobody else twice.
+ledger row (committed as pending; refused if the subscriber left meanwhile:
+skipped), send, then record what the server said (`delivery.replies` says
+whose problem a refusal is). A crash at any moment leaves at most the
+messages in flight as pending; the next run sends those again, nobody else.
 
-- 4xx or a dropped connection: a dropped connection is retried at once on a
-  fresh one; otherwise the row is deferred to `retry_base × 2^(attempts-1)`
-  later. After the walk, rows whose time has come are walked again; the run
-  ends when only rows due in the future remain (the report says when), and the
-  next run takes them. After `max_attempts` the row fails.
-- 5xx: the row fails and the store marks the subscriber bounced.
-- `max_consecutive_failures` failures in a row stop the run with a message,
-  rather than marking a whole list bounced because a server refuses everything.
+- Soft failures (4xx, a full mailbox) defer the row to `retry_base ×
+  2^(attempts-1)` later; after `max_attempts` the row "gave up" and the reader
+  stays on the list (`Outcomes` decides when repeated give-ups suppress one).
+  A connection dropped before the message data is retried at once on a fresh one.
+- A throttling reply defers the row and slows the whole run (`pace.Governor`).
+- No answer after the data: the server may have the message. The row is
+  "uncertain": never resent at once, retried once after the delay (or never,
+  without `retry_uncertain`).
+- A hard bounce (the address is gone) or a refusal of the sender (policy,
+  relaying, content) is held until the server accepts another message: only a
+  working server's "no such user" suppresses a reader, and a sender-side
+  refusal never does (it is deferred like a soft failure). When
+  `max_consecutive_failures` refusals come in a row, the run stops and the
+  held rows are released, due at once with the attempt not counted, so the run
+  after the fix sends to everyone. Deferrals never count toward this breaker.
 - `should_stop()` is asked between messages; the run stops with every message
   in hand recorded.
 
@@ -24,129 +31,69 @@ over pending rows, which is right only when the process that left them is dead.
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
-from publisher.delivery.transport import PermanentFailure, TemporaryFailure, Transport
+from publisher.delivery.ledger import Dispatch, Ledger, Progress, RetryPolicy, SendReport
+from publisher.delivery.outcomes import Outcomes
+from publisher.delivery.pace import Governor
+from publisher.delivery.transport import SendFailure, TemporaryFailure, Transport
+from publisher.delivery.transport import UncertainFailure as Uncertain
 from publisher.errors import DeliveryError, PublisherError, SubscriberError
 from publisher.lock import LockBusy, file_lock
-from publisher.models import Clock, DeliveryReport, Subscriber
+from publisher.models import Subscriber
 
-Progress = Callable[[DeliveryReport, int], None]
-"""Called after each message with this run's totals so far and how many were owed at the start."""
-MessageMaker = Callable[[Subscriber], bytes]
+__all__ = ["STOP_REQUESTED", "Dispatch", "Ledger", "Progress", "RetryPolicy", "SendReport",
+           "dispatch"]
 
 STOP_REQUESTED = "stopped on request; the next `publisher digest send` goes on from here"
 
 
 @dataclass(frozen=True, slots=True)
-class SendReport(DeliveryReport):
-    """A delivery report that also says when the earliest deferred message is due again.
-
-    `sent`, `skipped` and `failed` count this run's outcomes; `deferred` counts the
-    ledger rows still waiting for a retry when the run ended.
-    """
-
-    next_attempt_at: datetime | None = None
+class _Options:
+    governor: Governor | None
+    should_stop: Callable[[], bool] | None
+    progress: Progress | None
 
 
-class Attempts(Protocol):
-    """A ledger row as the dispatcher reads it."""
-
-    @property
-    def attempts(self) -> int: ...
-
-
-class Ledger(Protocol):
-    """The ledger operations the dispatcher needs; `publisher.store.Store` provides them."""
-
-    def count_recipients(self, digest_id: str, *, now: datetime) -> int: ...
-
-    def recipients(self, digest_id: str, *, now: datetime) -> Iterator[Subscriber]: ...
-
-    def claim(self, digest_id: str, subscriber_id: int, *, now: datetime) -> bool: ...
-
-    def mark_sent(self, digest_id: str, subscriber_id: int, reply: str, *,
-                  now: datetime) -> bool: ...
-
-    def mark_deferred(self, digest_id: str, subscriber_id: int, reply: str,
-                      next_attempt_at: datetime, *, now: datetime) -> int: ...
-
-    def mark_failed(self, digest_id: str, subscriber_id: int, reply: str, *,
-                    now: datetime) -> bool: ...
-
-    def delivery(self, digest_id: str, subscriber_id: int) -> Attempts | None: ...
-
-    def delivery_counts(self, digest_id: str) -> dict[str, int]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    retry_base: timedelta
-    max_attempts: int
-    max_consecutive_failures: int
-
-    def retry_at(self, attempts: int, now: datetime) -> datetime:
-        """When to try again after the n-th failed attempt: base, 2 × base, 4 × base..."""
-        return now + self.retry_base * (1 << max(attempts - 1, 0))
-
-
-@dataclass(frozen=True, slots=True)
-class Dispatch:
-    """One digest to send: its ledger, its envelope sender and how to make each message."""
-
-    store: Ledger
-    digest_id: str
-    sender: str
-    make_message: MessageMaker
-    clock: Clock
-    policy: RetryPolicy
-    lock_path: Path
-
-
-def dispatch(job: Dispatch, transport: Transport, *, pace: Callable[[], None] | None = None,
+def dispatch(job: Dispatch, transport: Transport, *, governor: Governor | None = None,
              should_stop: Callable[[], bool] | None = None,
              progress: Progress | None = None) -> SendReport:
     """Send the digest to everyone still owed it; see the module's docstring for the rules."""
     try:
         with file_lock(job.lock_path, wait=False):
             total = job.store.count_recipients(job.digest_id, now=job.clock())
-            run = _Run(job, transport, total, pace, should_stop, progress)
+            run = _Run(job, transport, total, _Options(governor, should_stop, progress))
             if total:
                 with transport:
                     run.all_passes(transport.concurrency)
-            return run.report()
+            return run.outcomes.report()
     except LockBusy:
         raise DeliveryError(f"digest {job.digest_id} is already being sent by another process",
                             hint="wait for that run to finish; it sends to everyone owed the "
                             "digest") from None
 
 
+def lock_path_for(folder: Path, digest_id: str) -> Path:
+    return folder / f"send-{digest_id}.lock"
+
+
 class _Run:
-    """The state of one run: totals, the failure streak, and why it stopped."""
+    """One run: the walks over the list, and what stops them."""
 
     def __init__(self, job: Dispatch, transport: Transport, total: int,
-                 pace: Callable[[], None] | None, should_stop: Callable[[], bool] | None,
-                 progress: Progress | None) -> None:
-        self.job, self.transport, self.total = job, transport, total
-        self.pace = pace or (lambda: None)
-        self.should_stop = should_stop or (lambda: False)
-        self.progress = progress
-        self.counts: Counter[str] = Counter()
-        self.retries: dict[int, datetime] = {}  # subscriber id -> when their row is due again
-        self.streak = 0
-        self.stopped: str | None = None
+                 options: _Options) -> None:
+        self.job, self.transport = job, transport
+        self.governor = options.governor or Governor(0, transport.concurrency)
+        self.should_stop = options.should_stop or (lambda: False)
+        self.outcomes = Outcomes(job, total, self.governor, options.progress)
         self.crash: BaseException | None = None
-        self._lock = threading.Lock()
 
     def all_passes(self, concurrency: int) -> None:
         """Walk the list; walk again while rows deferred in the last walk are already due."""
         while True:
-            deferred_before = self.counts["deferred"]
+            retries_before = self.outcomes.retries_made
             recipients = self.job.store.recipients(self.job.digest_id, now=self.job.clock())
             if concurrency > 1:
                 self._walk_parallel(recipients, concurrency)
@@ -155,11 +102,11 @@ class _Run:
                     if self.stopping():
                         break
                     self.deliver_guarded(subscriber)
+            self.outcomes.end_of_walk()
             if self.crash is not None:
                 raise self.crash
-            now = self.job.clock()
-            if self.stopped or self.counts["deferred"] == deferred_before or not any(
-                    due <= now for due in self.retries.values()):
+            if self.outcomes.stopped or self.outcomes.retries_made == retries_before or \
+                    not self.outcomes.retry_due(self.job.clock()):
                 return
 
     def _walk_parallel(self, recipients: Iterable[Subscriber], workers: int) -> None:
@@ -193,34 +140,30 @@ class _Run:
             thread.join()
 
     def stopping(self) -> bool:
-        if self.stopped is None and self.should_stop():
-            self.stop(STOP_REQUESTED)
-        return self.stopped is not None
-
-    def stop(self, reason: str) -> None:
-        if self.stopped is None:
-            self.stopped = reason
+        if self.outcomes.stopped is None and self.should_stop():
+            self.outcomes.stop(STOP_REQUESTED)
+        return self.outcomes.stopped is not None
 
     def deliver_guarded(self, subscriber: Subscriber) -> None:
         """`deliver`, with an error that ends the run turned into its stop reason."""
         try:
-            self.deliver(subscriber)
+            with self.governor.turn(self.stopping):
+                self.deliver(subscriber)
         except BaseException as exc:
             self.guard(exc)
 
     def guard(self, exc: BaseException) -> None:
         """A user-facing error becomes the stop reason; anything else is raised after the walk."""
         if isinstance(exc, PublisherError):
-            self.stop(str(exc))
+            self.outcomes.stop(str(exc))
         else:
             self.crash = exc
-            self.stop(f"unexpected error: {exc!r}")
+            self.outcomes.stop(f"unexpected error: {exc!r}")
 
     def deliver(self, subscriber: Subscriber) -> None:
         if self.stopping():
             return
-        self.pace()
-        job = self.job
+        job, outcomes = self.job, self.outcomes
         try:
             message = job.make_message(subscriber)
         except SubscriberError as exc:
@@ -228,73 +171,26 @@ class _Run:
         else:
             unusable = ""
         if not job.store.claim(job.digest_id, subscriber.id, now=job.clock()):
-            self.record(subscriber, "skipped")
+            outcomes.skipped(subscriber)
             return
         if unusable:
-            self.fail(subscriber, f"not sent: {unusable}")
+            outcomes.bounced(subscriber, f"not sent: {unusable}")
             return
         try:
-            answer = self.send(subscriber.email, message)
-        except TemporaryFailure as exc:
-            self.defer(subscriber, exc.reply)
-        except PermanentFailure as exc:
-            self.fail(subscriber, exc.reply)
+            answer = self.send(job.return_path(subscriber), subscriber.email, message)
+        except Uncertain as exc:
+            outcomes.uncertain(subscriber, exc.reply)
+        except SendFailure as exc:
+            outcomes.refused(subscriber, exc)
         else:
-            job.store.mark_sent(job.digest_id, subscriber.id, answer, now=job.clock())
-            self.record(subscriber, "sent")
+            outcomes.accepted(subscriber, answer)
 
-    def send(self, recipient: str, message: bytes) -> str:
-        """Hand over one message; a dropped connection gets one immediate retry on a new one."""
+    def send(self, sender: str, recipient: str, message: bytes) -> str:
+        """Hand over one message; a connection lost before the data gets one more try at once
+        on a fresh connection (a 421 reply does not: it asks us to slow down)."""
         try:
-            return self.transport.send(self.job.sender, recipient, message)
+            return self.transport.send(sender, recipient, message)
         except TemporaryFailure as exc:
-            if not exc.dropped:
+            if not exc.dropped or exc.code is not None:
                 raise
-        return self.transport.send(self.job.sender, recipient, message)
-
-    def defer(self, subscriber: Subscriber, reply: str) -> None:
-        job = self.job
-        now = job.clock()
-        row = job.store.delivery(job.digest_id, subscriber.id)
-        attempts = (row.attempts if row else 0) + 1
-        if attempts >= job.policy.max_attempts:
-            self.fail(subscriber, f"gave up after {attempts} attempts; the last reply: {reply}")
-            return
-        due = job.policy.retry_at(attempts, now)
-        job.store.mark_deferred(job.digest_id, subscriber.id, reply, due, now=now)
-        self.record(subscriber, "deferred", reply, due)
-
-    def fail(self, subscriber: Subscriber, reply: str) -> None:
-        self.job.store.mark_failed(self.job.digest_id, subscriber.id, reply,
-                                   now=self.job.clock())
-        self.record(subscriber, "failed", reply)
-
-    def record(self, subscriber: Subscriber, outcome: str, reply: str = "",
-               due: datetime | None = None) -> None:
-        with self._lock:
-            self.counts[outcome] += 1
-            if due is not None:
-                self.retries[subscriber.id] = due
-            else:
-                self.retries.pop(subscriber.id, None)
-            if outcome == "sent":
-                self.streak = 0
-            elif outcome != "skipped":
-                self.streak += 1
-                if self.streak >= self.job.policy.max_consecutive_failures:
-                    self.stop(f"stopped after {self.streak} failed deliveries in a row (the "
-                              f"last reply: {reply}); check the mail server, then run "
-                              "`publisher digest send` again to go on")
-            if self.progress is not None:
-                self.progress(self.running(), self.total)
-
-    def running(self) -> DeliveryReport:
-        c = self.counts
-        return DeliveryReport(self.job.digest_id, c["sent"], c["skipped"], c["deferred"],
-                              c["failed"], self.stopped)
-
-    def report(self) -> SendReport:
-        c = self.counts
-        deferred = self.job.store.delivery_counts(self.job.digest_id)["deferred"]
-        return SendReport(self.job.digest_id, c["sent"], c["skipped"], deferred, c["failed"],
-                          self.stopped, min(self.retries.values(), default=None))
+        return self.transport.send(sender, recipient, message)

@@ -1,4 +1,12 @@
-"""`[delivery] rate`: at most so many messages a second, as a token bucket.
+"""How fast a run sends: `[delivery] rate` as a token bucket, and backing off when asked.
+
+`Governor` is what the dispatcher goes through before each message: it keeps
+at most `connections` messages in flight, waits out a pause, and takes a token
+from the bucket. A throttling reply (`throttled()`) slows the whole run down:
+a pause for everyone (`throttle_pause`, doubling while the server keeps asking,
+up to ten minutes), half the messages in flight, and half the rate (half the
+rate measured so far when none is set). Every `RECOVER_AFTER` accepted
+messages without another throttle it steps back up, to the configured pace.
 
 The bucket holds at most a tenth of a second's worth of messages (at least
 one), so a run never bursts far above the rate. A message taken with the
@@ -11,9 +19,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 BURST_SECONDS = 0.1
+MAX_PAUSE = 600.0  # seconds
+MIN_RATE = 0.5  # messages a second: the slowest a throttled run goes
+RECOVER_AFTER = 50  # accepted messages between two steps back up
 
 
 class TokenBucket:
@@ -41,10 +53,86 @@ class TokenBucket:
                 self._sleep(-self._tokens / self.rate)
 
 
-def pacer(rate: float) -> Callable[[], None]:
-    """What the dispatcher calls before each message: a bucket's take(), or nothing at rate 0."""
-    return TokenBucket(rate).take if rate > 0 else _unpaced
+class Governor:
+    """The pace of one run, shared by its sending threads; see the module's docstring."""
 
+    def __init__(self, rate: float, connections: int, *, pause: float = 10.0,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.configured = (rate, connections)
+        self.rate, self.connections = rate, connections
+        self._pause_base = self._pause = pause
+        self.pause_until = 0.0
+        self.throttles = 0
+        self._monotonic, self._sleep = monotonic, sleep
+        self._bucket = self._new_bucket()
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._accepted = 0
+        self._since_throttle = 0
+        self._started = monotonic()
 
-def _unpaced() -> None:
-    return None
+    def _new_bucket(self) -> TokenBucket | None:
+        if self.rate <= 0:
+            return None
+        return TokenBucket(self.rate, monotonic=self._monotonic, sleep=self._sleep)
+
+    @contextmanager
+    def turn(self, stopping: Callable[[], bool] = lambda: False) -> Iterator[None]:
+        """Hold one of the `connections` places while a message is sent, once it may go."""
+        with self._cond:
+            while self._busy >= self.connections:
+                self._cond.wait()
+            self._busy += 1
+            bucket = self._bucket
+        try:
+            self._wait_out_pause(stopping)
+            if bucket is not None:
+                bucket.take()
+            yield
+        finally:
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify()
+
+    def _wait_out_pause(self, stopping: Callable[[], bool]) -> None:
+        """Sleep until the pause ends, in short steps, so that a stop request is heard."""
+        while not stopping():
+            left = self.pause_until - self._monotonic()
+            if left <= 0:
+                return
+            self._sleep(min(left, 0.5))
+
+    def throttled(self) -> None:
+        """The server asked us to slow down: pause, fewer in flight, half the rate."""
+        with self._cond:
+            now = self._monotonic()
+            self.throttles += 1
+            self._since_throttle = 0
+            if now < self.pause_until:
+                return  # the same request, answered to another message of this pause
+            self.pause_until = now + self._pause
+            self._pause = min(self._pause * 2, MAX_PAUSE)
+            self.connections = max(1, self.connections // 2)
+            measured = self._accepted / max(now - self._started, 1e-3)
+            self.rate = max(MIN_RATE, (self.rate or measured) / 2)
+            self._bucket = self._new_bucket()
+
+    def accepted(self) -> None:
+        """One more message went through; every so often, step back up."""
+        with self._cond:
+            self._accepted += 1
+            self._since_throttle += 1
+            if not self.throttles or self._since_throttle < RECOVER_AFTER:
+                return
+            self._since_throttle = 0
+            rate, connections = self.configured
+            self._pause = max(self._pause_base, self._pause / 2)
+            self.connections = min(connections, self.connections + 1)
+            if (self.rate, self.connections) != (rate, connections):
+                stepped = self.rate * 1.5
+                self.rate = rate if (rate and stepped >= rate) else stepped
+                if not rate and self.connections == connections and stepped > 1000:
+                    self.rate = 0.0  # as fast as the server takes them, again
+                self._bucket = self._new_bucket()
+            self._cond.notify_all()

@@ -5,10 +5,12 @@ connects, logs in and fails loudly if it cannot: before anything is recorded.
 `send()` then hands over one message for one recipient and returns the server's
 reply, or raises:
 
-- `TemporaryFailure`: a 4xx reply, a dropped connection or a timeout; the
-  message may succeed later (`dropped` says the connection went away, so an
-  immediate retry on a fresh connection is worth it);
-- `PermanentFailure`: a 5xx reply for this recipient; retrying will not help;
+- `TemporaryFailure`: a 4xx reply, or a connection dropped or timed out before
+  the message data was all sent; the message may succeed later (`dropped` says
+  the connection went away, so an immediate retry on a fresh one is worth it);
+- `UncertainFailure`: the connection was lost or timed out after the message
+  data was sent: the server may have accepted it, so it must not be resent at once;
+- `PermanentFailure`: a 5xx reply for this recipient;
 - `publisher.errors.DeliveryError`: nothing more can be sent in this run (the
   server cannot be reached, the login or TLS fails, the sender is refused).
 
@@ -42,8 +44,12 @@ class TemporaryFailure(SendFailure):
         self.dropped = dropped
 
 
+class UncertainFailure(SendFailure):
+    """No answer after the message data: it may or may not have been accepted."""
+
+
 class PermanentFailure(SendFailure):
-    """Never try this recipient again: a 5xx reply (a hard bounce)."""
+    """A 5xx reply: whose problem it is, `publisher.delivery.replies` says."""
 
 
 @runtime_checkable

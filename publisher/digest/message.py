@@ -19,7 +19,7 @@ from binascii import b2a_qp
 from dataclasses import dataclass
 from datetime import tzinfo
 from email.utils import format_datetime
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from publisher.digest.placeholders import FIELD_OF, PATTERN, greeting, html_escape
 from publisher.errors import SubscriberError
@@ -102,8 +102,7 @@ class MessageTemplate:
         self._host = envelope.host
         self._id_left = digest.id
         self._unsubscribe_prefix = envelope.service_url + "unsubscribe?token="
-        mailto = _mailto(envelope.unsubscribe_mailto)
-        self._list_unsubscribe_tail = f",\r\n <{mailto}>\r\n" if mailto else "\r\n"
+        self._mailto = _mailto(envelope.unsubscribe_mailto)  # the token goes at its end
         boundary = "=_" + hashlib.sha256(
             "\0".join((digest.id, rendered.subject, rendered.text, rendered.html)).encode()
         ).hexdigest()[:32]  # "=_" cannot occur in quoted-printable text
@@ -158,8 +157,9 @@ class MessageTemplate:
         pieces[_TO] = to.encode("utf-8")
         pieces[_MESSAGE_ID] = (f"Message-ID: <{self._id_left}.{subscriber_id}@{self._host}>"
                                "\r\n").encode()
+        mailto = f",\r\n <{self._mailto}{token}>" if self._mailto else ""
         pieces[_LIST_UNSUBSCRIBE] = (f"List-Unsubscribe: <{self._unsubscribe_prefix}{token}>"
-                                     f"{self._list_unsubscribe_tail}").encode()
+                                     f"{mailto}\r\n").encode()
         for index, is_html, field in self._slots:
             pieces[index] = values[is_html, field]
         return b"".join(pieces)
@@ -187,8 +187,13 @@ def fixed_headers(envelope: Envelope, digest: Digest, rendered: RenderedDigest) 
 
 
 def _mailto(value: str | None) -> str | None:
-    """`mailto:address?subject=unsubscribe`, from a setting with or without the scheme."""
+    """`mailto:address?subject=unsubscribe%20`, from a setting with or without the scheme,
+    ready for the reader's unsubscribe token at its end (so a request by mail says who
+    asked, and cannot be made for someone else)."""
     if not value:
         return None
     address, _, query = value.strip().removeprefix("mailto:").partition("?")
-    return f"mailto:{headers.address(address)}?{query or 'subject=unsubscribe'}"
+    fields = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)]
+    subject = next((v for k, v in fields if k.lower() == "subject"), "") or "unsubscribe"
+    others = "".join(f"{quote(k)}={quote(v)}&" for k, v in fields if k.lower() != "subject")
+    return f"mailto:{headers.address(address)}?{others}subject={quote(subject)}%20"

@@ -32,7 +32,8 @@ class ScheduleFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str | None = None
-    action: Literal["build", "digest"]
+    action: Literal["build", "digest", "bounces"]
+    mailbox: str | None = None  # bounces only: a Maildir folder, read against the site
     cron: str | None = None
     every: Duration | None = None
     timezone: str | None = None
@@ -142,11 +143,19 @@ def _cross_check(data: dict[str, Any], label: str, text: str) -> list[Problem]:
         problems.append(Problem("a schedule needs a timetable: `cron` or `every`", path=label,
                                 key="cron", hint='add cron = "0 7 * * mon-fri" or '
                                 'every = "15m"'))
-    if data.get("action") == "build":
+    if data.get("action") in ("build", "bounces"):
         problems += [Problem("only a digest schedule takes this key", path=label,
                              line=lines.get(key), key=key,
                              hint='remove it, or set action = "digest"')
                      for key in DIGEST_ONLY if key in data]
+    if data.get("action") == "bounces" and "mailbox" not in data:
+        problems.append(Problem("a bounces schedule needs the mailbox to read", path=label,
+                                key="mailbox", hint='add mailbox = "mail/bounces" (a Maildir '
+                                "folder that the mail server delivers the returned mail to)"))
+    if "mailbox" in data and data.get("action") != "bounces":
+        problems.append(Problem("only a bounces schedule takes this key", path=label,
+                                line=lines.get("mailbox"), key="mailbox",
+                                hint='remove it, or set action = "bounces"'))
     return problems
 
 
@@ -164,6 +173,7 @@ def _to_schedule(model: ScheduleFile, stem: str, label: str, settings: Settings)
         max_items=(model.max_items or settings.email.max_items) if digest else None,
         enabled=model.enabled,
         source=label,
+        mailbox=str(settings.path(model.mailbox)) if model.mailbox else None,
     )
 
 

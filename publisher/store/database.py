@@ -1,4 +1,4 @@
-"""The database: subscribers, digests, the delivery ledger and schedule state.
+"""The database: subscribers, digests, the delivery ledger, suppression and schedule state.
 
 One `Store` holds one connection for its whole life (opened by `Store.open(url)`,
 closed by `close()` or a `with` block); its methods are safe to call from
@@ -8,7 +8,8 @@ stored in UTC.
 
 Subscribers
     `add_subscriber` / `add_subscribers` (idempotent: a known address changes
-    nothing), `remove_subscriber` (deletes the row and its deliveries),
+    nothing), `remove_subscriber` (deletes the row and its deliveries, and keeps
+    a one-way hash of the address on the suppression list), `suppression_of`,
     `get_subscriber`, `get_subscriber_by_id`, `set_subscriber_status`,
     `iter_subscribers` (keyset pages, never the whole list), `count_subscribers`.
     Addresses are compared case-insensitively (`address_key`); give them
@@ -18,76 +19,56 @@ Digests
     one), `find_digest`, `get_digest`, `latest_open_digest`, `last_digest`,
     `mark_digest_complete`, `article_ids_sent_by`, `list_digests`.
 Ledger (one row per (digest, subscriber))
-    `recipients` streams the active subscribers whose row is not sent/failed and
-    not deferred into the future; `claim` commits the row as pending right before
-    a message, refusing a subscriber who is no longer active or already sent;
-    `mark_sent` / `mark_deferred` / `mark_failed` record the server's answer
-    (a failure also marks the subscriber bounced); `delivery`,
-    `delivery_counts`, `pending_deliveries`, `count_recipients` report.
+    in `deliveries.DeliveryLedger`, which `Store` extends.
 Schedule state
     `get_schedule_state`, `record_schedule_run`.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from publisher.errors import StoreError
 from publisher.models import Digest, Subscriber, make_digest_id
-from publisher.store.engine import begin, connect, reraise
-from publisher.store.ledger import LedgerStatements, Prepared
+from publisher.store.base import BATCH
+from publisher.store.deliveries import DeliveryLedger, LedgerEntry
+from publisher.store.engine import connect
 from publisher.store.records import (
     Delivery,
     DigestRecord,
     NewSubscriber,
     ScheduleState,
+    address_hash,
     address_key,
     check_value,
     chunks,
     subscriber_row,
-    tags_of,
     tags_text,
     to_digest_record,
     to_subscriber,
 )
 from publisher.store.schema import (
-    DELIVERY_STATUSES,
-    DONE,
     SUBSCRIBER_STATUSES,
-    deliveries,
+    SUPPRESSED,
     digest_items,
     digests,
     schedule_state,
     subscribers,
+    suppressions,
 )
 
-__all__ = ["Delivery", "DigestRecord", "NewSubscriber", "ScheduleState", "Store", "address_key"]
+__all__ = ["Delivery", "DigestRecord", "LedgerEntry", "NewSubscriber", "ScheduleState", "Store",
+           "address_key"]
 
-BATCH = 500
 
-
-class Store:
-    """The database behind subscribers, digests and the delivery ledger."""
-
-    def __init__(self, engine: Engine, conn: Connection) -> None:
-        self._engine = engine
-        self._conn = conn
-        self._lock = threading.RLock()
-        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        self._ledger = LedgerStatements(conn.dialect, dialect_insert)
-        self._add = dialect_insert(subscribers).on_conflict_do_nothing(
-            index_elements=[subscribers.c.email_key]).execution_options(preserve_rowcount=True)
-        self._upsert_state = dialect_insert(schedule_state)
+class Store(DeliveryLedger):
+    """The database behind subscribers, digests, the delivery ledger and suppression."""
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -106,38 +87,6 @@ class Store:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-    # -- transactions ------------------------------------------------------------
-
-    @contextmanager
-    def _tx(self, *, write: bool) -> Iterator[Connection]:
-        """A short transaction on the held connection; database trouble becomes StoreError."""
-        with self._lock:
-            try:
-                begin(self._conn, write=write)
-                yield self._conn
-                self._conn.commit()
-            except BaseException as exc:
-                self._conn.rollback()
-                reraise(exc)
-
-    def _write(self, statement: Any, params: dict[str, Any]) -> int:
-        """Run one statement as its own transaction; return the rows it changed."""
-        with self._lock:
-            try:
-                if isinstance(statement, Prepared):
-                    changed = statement.run(self._conn, params).rowcount
-                else:
-                    changed = self._conn.execute(statement, params).rowcount
-                self._conn.commit()
-            except BaseException as exc:
-                self._conn.rollback()
-                reraise(exc)
-        return changed
-
-    def _rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[Row[Any]]:
-        with self._tx(write=False) as conn:
-            return list(conn.execute(statement, params or {}))
 
     # -- subscribers -------------------------------------------------------------
 
@@ -160,10 +109,48 @@ class Store:
                             for e in chunk]
         return created
 
-    def remove_subscriber(self, email: str) -> bool:
-        """Delete an address and its ledger rows; False if it was not on the list."""
-        stmt = delete(subscribers).where(subscribers.c.email_key == address_key(email))
-        return self._write(stmt, {}) > 0
+    def remove_subscriber(self, email: str, *, now: datetime) -> bool:
+        """Delete an address and its ledger rows, keeping its hash on the suppression list
+        (with its status if it had left, else "removed"); False if it was not on the list."""
+        key = address_key(email)
+        with self._tx(write=True) as conn:
+            found = conn.execute(select(subscribers.c.status).where(
+                subscribers.c.email_key == key)).first()
+            if found is None:
+                return False
+            conn.execute(delete(subscribers).where(subscribers.c.email_key == key))
+            reason = found.status if found.status in SUPPRESSED else "removed"
+            self._remember(conn, address_hash(email), reason, now)
+        return True
+
+    def suppress_hash(self, hashed: str, reason: str, *, now: datetime) -> bool:
+        """Put a hashed address on the suppression list (from an exported file); False if
+        it was there already."""
+        with self._tx(write=True) as conn:
+            return self._remember(conn, hashed, reason, now)
+
+    def _remember(self, conn: Any, hashed: str, reason: str, now: datetime) -> bool:
+        stmt = self._insert(suppressions).values(
+            address_hash=hashed, reason=reason, created_at=now).on_conflict_do_nothing(
+            index_elements=[suppressions.c.address_hash])
+        return bool(conn.execute(stmt).rowcount)
+
+    def suppression_of(self, email: str) -> tuple[str, datetime] | None:
+        """Why and since when an address that is no longer on the list must stay off it."""
+        rows = self._rows(select(suppressions.c.reason, suppressions.c.created_at).where(
+            suppressions.c.address_hash == address_hash(email)))
+        return (rows[0].reason, rows[0].created_at) if rows else None
+
+    def iter_suppressions(self) -> Iterator[tuple[str, str, datetime]]:
+        """Every hash on the suppression list: (hash, reason, since), in hash order."""
+        for row in self._rows(select(suppressions).order_by(suppressions.c.address_hash)):
+            yield row.address_hash, row.reason, row.created_at
+
+    def forget_suppression(self, email: str) -> None:
+        """Take an address off the suppression list: it came back through a double opt-in,
+        or the operator said --resubscribe."""
+        self._write(delete(suppressions).where(
+            suppressions.c.address_hash == address_hash(email)), {})
 
     def get_subscriber(self, email: str) -> Subscriber | None:
         rows = self._rows(select(subscribers).where(
@@ -176,11 +163,21 @@ class Store:
 
     def set_subscriber_status(self, subscriber_id: int, status: str, *, now: datetime,
                               reason: str | None = None) -> bool:
-        """Change a subscriber's status; False if there is no such subscriber."""
+        """Change a subscriber's status; False if there is no such subscriber.
+
+        An address made active is taken off the suppression list as well.
+        """
         check_value(status, SUBSCRIBER_STATUSES, "subscriber status")
         stmt = update(subscribers).where(subscribers.c.id == subscriber_id).values(
             status=status, status_reason=reason, updated_at=now)
-        return self._write(stmt, {}) > 0
+        with self._tx(write=True) as conn:
+            changed = conn.execute(stmt).rowcount
+            if changed and status == "active":
+                email = conn.execute(select(subscribers.c.email).where(
+                    subscribers.c.id == subscriber_id)).scalar_one()
+                conn.execute(delete(suppressions).where(
+                    suppressions.c.address_hash == address_hash(email)))
+        return bool(changed)
 
     def iter_subscribers(self, status: str | None = None, batch: int = BATCH
                          ) -> Iterator[Subscriber]:
@@ -195,23 +192,6 @@ class Store:
         if status is not None:
             stmt = stmt.where(subscribers.c.status == status)
         return int(self._rows(stmt)[0][0])
-
-    def _pages(self, stmt: Select[Any], batch: int) -> Iterator[Subscriber]:
-        """Keyset pagination by id: each page is one short query, fetched whole.
-
-        No cursor stays open between pages, so the caller may write in between
-        (claim, mark_sent) and memory holds one page at most.
-        """
-        page = stmt.where(subscribers.c.id > bindparam("after")).order_by(
-            subscribers.c.id).limit(batch)
-        after = 0
-        while True:
-            rows = self._rows(page, {"after": after})
-            for row in rows:
-                yield to_subscriber(row)
-            if len(rows) < batch:
-                return
-            after = rows[-1].id
 
     # -- digests -----------------------------------------------------------------
 
@@ -296,88 +276,6 @@ class Store:
                     items[item.digest_id].append(item.article_id)
         return [to_digest_record(row, items[row.id]) for row in rows]
 
-    # -- the delivery ledger -----------------------------------------------------
-
-    def recipients(self, digest_id: str, *, now: datetime, batch: int = BATCH
-                   ) -> Iterator[Subscriber]:
-        """Active subscribers still owed this digest, in id order, one page at a time."""
-        return self._pages(self._owed(digest_id, now), batch)
-
-    def count_recipients(self, digest_id: str, *, now: datetime) -> int:
-        """How many `recipients()` would yield now (for a progress bar)."""
-        stmt = self._owed(digest_id, now).with_only_columns(func.count())
-        return int(self._rows(stmt)[0][0])
-
-    def _owed(self, digest_id: str, now: datetime) -> Select[Any]:
-        rows = self._rows(select(digests.c.audience).where(digests.c.id == digest_id))
-        if not rows:
-            raise StoreError(f"there is no digest {digest_id!r}")
-        done = select(deliveries.c.subscriber_id).where(
-            deliveries.c.digest_id == digest_id,
-            deliveries.c.subscriber_id == subscribers.c.id,
-            or_(deliveries.c.status.in_(DONE),
-                and_(deliveries.c.status == "deferred", deliveries.c.next_attempt_at > now)))
-        return _in_audience(select(subscribers).where(~done.exists()), tags_of(rows[0][0]))
-
-    def audience(self, tags: Sequence[str], batch: int = BATCH) -> Iterator[Subscriber]:
-        """The active subscribers a digest for `tags` reaches (all of them for no tags)."""
-        return self._pages(_in_audience(select(subscribers), tags_of(tags_text(tags))), batch)
-
-    def claim(self, digest_id: str, subscriber_id: int, *, now: datetime) -> bool:
-        """Commit the ledger row as pending before a message is handed to the transport.
-
-        False (and nothing written) if the subscriber is no longer active, or the
-        row is sent, failed or deferred past `now`: then do not send.
-        """
-        return self._write(self._ledger.claim, {
-            "b_digest": digest_id, "b_subscriber": subscriber_id, "b_now": now}) == 1
-
-    def mark_sent(self, digest_id: str, subscriber_id: int, reply: str, *,
-                  now: datetime) -> bool:
-        """Record that the server accepted the message (False if no row was claimed)."""
-        return self._write(self._ledger.sent, {
-            "b_digest": digest_id, "b_subscriber": subscriber_id, "b_reply": reply,
-            "b_now": now}) == 1
-
-    def mark_deferred(self, digest_id: str, subscriber_id: int, reply: str,
-                      next_attempt_at: datetime, *, now: datetime) -> int:
-        """Record a temporary failure; return the attempts made so far (0: no row)."""
-        with self._tx(write=True) as conn:
-            row = self._ledger.deferred.run(conn, {
-                "b_digest": digest_id, "b_subscriber": subscriber_id, "b_reply": reply,
-                "b_next": next_attempt_at, "b_now": now}).first()
-        return int(row[0]) if row else 0
-
-    def mark_failed(self, digest_id: str, subscriber_id: int, reply: str, *,
-                    now: datetime) -> bool:
-        """Record a permanent failure; the subscriber becomes bounced (unless unsubscribed)."""
-        params = {"b_digest": digest_id, "b_subscriber": subscriber_id, "b_reply": reply,
-                  "b_now": now}
-        with self._tx(write=True) as conn:
-            changed = self._ledger.failed.run(conn, params).rowcount
-            self._ledger.bounced.run(conn, params)
-        return changed == 1
-
-    def delivery(self, digest_id: str, subscriber_id: int) -> Delivery | None:
-        rows = self._rows(select(deliveries).where(
-            deliveries.c.digest_id == digest_id, deliveries.c.subscriber_id == subscriber_id))
-        if not rows:
-            return None
-        r = rows[0]
-        return Delivery(r.status, r.attempts, r.next_attempt_at, r.reply, r.updated_at)
-
-    def delivery_counts(self, digest_id: str) -> dict[str, int]:
-        """Ledger rows of a digest by status, every status present (zero if none)."""
-        stmt = select(deliveries.c.status, func.count().label("rows")).where(
-            deliveries.c.digest_id == digest_id).group_by(deliveries.c.status)
-        counts = dict.fromkeys(DELIVERY_STATUSES, 0)
-        counts.update({row.status: int(row.rows) for row in self._rows(stmt)})
-        return counts
-
-    def pending_deliveries(self, digest_id: str) -> int:
-        """Rows left pending: messages whose outcome a crash left unknown."""
-        return self.delivery_counts(digest_id)["pending"]
-
     # -- schedule state ----------------------------------------------------------
 
     def get_schedule_state(self, name: str) -> ScheduleState | None:
@@ -396,16 +294,3 @@ class Store:
         stmt = stmt.on_conflict_do_update(index_elements=[schedule_state.c.name], set_={
             key: stmt.excluded[key] for key in values if key != "name"})
         self._write(stmt, {})
-
-
-def _in_audience(stmt: Select[Any], audience: Sequence[str]) -> Select[Any]:
-    """Who a digest reaches: active subscribers who chose one of its topics, or chose none.
-
-    The one statement of that rule: sending and the dry run's count both go through it.
-    """
-    stmt = stmt.where(subscribers.c.status == "active")
-    if not audience:
-        return stmt
-    padded = literal(",") + subscribers.c.tags + literal(",")
-    return stmt.where(or_(subscribers.c.tags == "",
-                          *(padded.contains(f",{tag},", autoescape=True) for tag in audience)))

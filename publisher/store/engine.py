@@ -27,7 +27,7 @@ from sqlalchemy.exc import (
 )
 
 from publisher.errors import StoreError
-from publisher.store.schema import ensure_schema
+from publisher.store.migrate import prepare
 
 BUSY_TIMEOUT_MS = 10_000
 SUPPORTED = ("sqlite", "postgresql")
@@ -36,15 +36,13 @@ URL_HINT = ("set [store] url in publisher.toml to e.g. sqlite:///publisher.db or
 
 
 def connect(url: str) -> tuple[Engine, Connection]:
-    """Open `url`, create the tables if the database is empty, and check that it fits."""
+    """Open `url`; create the tables of an empty database, upgrade an older one, check it fits."""
     parsed = _parse(url)
     label = _label(parsed)
     engine = _engine(parsed, label)
     try:
         conn = engine.connect()
-        begin(conn, write=True)
-        problem = ensure_schema(conn)
-        conn.commit()
+        problem = prepare(conn)
     except DBAPIError as exc:
         engine.dispose()
         raise StoreError(f"cannot open the database {label}: {_reason(exc)}",

@@ -36,6 +36,8 @@ _DIGEST = bindparam("b_digest", type_=String())
 _SUBSCRIBER = bindparam("b_subscriber", type_=Integer())
 _NOW = bindparam("b_now", type_=UTCDateTime())
 _REPLY = bindparam("b_reply", type_=Text())
+_NEXT = bindparam("b_next", type_=UTCDateTime())
+_STATUS = bindparam("b_status", type_=String())
 
 
 def _const(value: str) -> Any:
@@ -65,52 +67,89 @@ class Prepared:
 
 
 class LedgerStatements:
-    """claim, sent, deferred, failed and bounced, for one SQL dialect."""
+    """The claim and every outcome of one message, for one SQL dialect.
+
+    Each outcome is a conditional update of a claimed (pending) row, so a row
+    is written once per attempt, by the run that claimed it, and a later
+    worker with leases can add its own condition here.
+    """
 
     def __init__(self, dialect: Dialect, dialect_insert: Callable[[Any], Any]) -> None:
         self.claim = Prepared(_claim(dialect_insert), dialect)
         self.sent = Prepared(_outcome("sent"), dialect)
-        self.deferred = Prepared(_outcome("deferred", next_attempt_at=bindparam(
-            "b_next", type_=UTCDateTime())).returning(deliveries.c.attempts), dialect)
-        self.failed = Prepared(_outcome("failed"), dialect)
-        self.bounced = Prepared(update(subscribers).where(
+        self.deferred = Prepared(_outcome("deferred", next_attempt_at=_NEXT).returning(
+            deliveries.c.attempts), dialect)
+        self.released = Prepared(_outcome("deferred", attempts=deliveries.c.attempts), dialect)
+        self.uncertain = Prepared(_outcome(
+            "uncertain", next_attempt_at=_NEXT,
+            uncertain=deliveries.c.uncertain + literal_column("1")), dialect)
+        self.gave_up = Prepared(_outcome("gave_up"), dialect)
+        self.bounced = Prepared(_outcome("bounced"), dialect)
+        self.skipped = Prepared(_skipped(dialect_insert), dialect)
+        self.suppress = Prepared(update(subscribers).where(
             subscribers.c.id == _SUBSCRIBER,
             or_(subscribers.c.status == _const("active"),
                 subscribers.c.status == _const("pending")),
-        ).values(status=_const("bounced"), status_reason=_REPLY, updated_at=_NOW), dialect)
+        ).values(status=_STATUS, status_reason=_REPLY, updated_at=_NOW), dialect)
+
+
+def owed(now: Any) -> Any:
+    """The condition on a ledger row that makes its message due at `now`.
+
+    Pending (claimed, never answered: a crash), deferred with its time come (or
+    none: released by the breaker), or uncertain with its one retry due.
+    """
+    return or_(
+        deliveries.c.status == _const("pending"),
+        and_(deliveries.c.status == _const("deferred"),
+             or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)),
+        and_(deliveries.c.status == _const("uncertain"), deliveries.c.next_attempt_at.is_not(None),
+             deliveries.c.next_attempt_at <= now),  # never NULL: NOT of it must mean "not owed"
+    )
 
 
 def _claim(dialect_insert: Callable[[Any], Any]) -> Insert:
-    """INSERT the row as pending, or turn an unfinished row back to pending.
+    """INSERT the row as pending, or turn a row that is owed back to pending.
 
     The SELECT finds nothing unless the subscriber is active; the conflict
-    clause changes nothing if the row is finished or deferred past now. So the
+    clause changes nothing unless the row is owed now (`owed`). So the
     statement changes one row exactly when the message may be sent.
     """
     source = select(
         _DIGEST, subscribers.c.id, literal_column("'pending'"), literal_column("0"),
-        literal_column("''"), _NOW,
+        literal_column("''"), _NOW, literal_column("0"),
     ).where(subscribers.c.id == _SUBSCRIBER, subscribers.c.status == _const("active"))
     stmt = dialect_insert(deliveries).from_select(
-        ["digest_id", "subscriber_id", "status", "attempts", "reply", "updated_at"], source)
+        ["digest_id", "subscriber_id", "status", "attempts", "reply", "updated_at",
+         "uncertain"], source)
     upsert: Insert = stmt.on_conflict_do_update(
         index_elements=[deliveries.c.digest_id, deliveries.c.subscriber_id],
         set_={"status": _const("pending"), "updated_at": stmt.excluded.updated_at},
-        where=and_(
-            *(deliveries.c.status != _const(done) for done in DONE),
-            or_(deliveries.c.status != _const("deferred"),
-                deliveries.c.next_attempt_at.is_(None),
-                deliveries.c.next_attempt_at <= stmt.excluded.updated_at),
-        ),
+        where=owed(stmt.excluded.updated_at),
+    )
+    return upsert
+
+
+def _skipped(dialect_insert: Callable[[Any], Any]) -> Insert:
+    """Record that a subscriber who left before their turn was not sent the digest."""
+    stmt = dialect_insert(deliveries).values(
+        digest_id=_DIGEST, subscriber_id=_SUBSCRIBER, status=_const("skipped"),
+        attempts=literal_column("0"), reply=_REPLY, updated_at=_NOW, uncertain=literal_column("0"))
+    upsert: Insert = stmt.on_conflict_do_update(
+        index_elements=[deliveries.c.digest_id, deliveries.c.subscriber_id],
+        set_={"status": _const("skipped"), "reply": stmt.excluded.reply,
+              "next_attempt_at": null(), "updated_at": stmt.excluded.updated_at},
+        where=and_(*(deliveries.c.status != _const(done) for done in DONE)),
     )
     return upsert
 
 
 def _outcome(status: str, **extra: Any) -> Any:
-    """UPDATE one row to `status` with the server's reply; every outcome is one attempt."""
+    """UPDATE a claimed row to `status` with the server's reply; each outcome is one attempt."""
     values = {"status": _const(status), "reply": _REPLY,
               "attempts": deliveries.c.attempts + literal_column("1"),
               "next_attempt_at": null(), "updated_at": _NOW, **extra}
     return update(deliveries).where(
         deliveries.c.digest_id == _DIGEST, deliveries.c.subscriber_id == _SUBSCRIBER,
+        deliveries.c.status == _const("pending"),
     ).values(values)

@@ -5,6 +5,7 @@ Kept beside `store.py` so that the class there holds only queries.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,9 @@ class NewSubscriber:
     name: str = ""
     tags: tuple[str, ...] = ()
     status: str = "active"
+    created_at: datetime | None = None  # None: now (a file being imported may say otherwise)
+    updated_at: datetime | None = None  # when the status last changed
+    reason: str | None = None  # why the status is what it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,7 @@ class Delivery:
     next_attempt_at: datetime | None
     reply: str
     updated_at: datetime
+    uncertain: int = 0  # attempts whose outcome nobody knows
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +82,20 @@ def chunks(items: Iterable[NewSubscriber], size: int) -> Iterator[list[NewSubscr
 
 def subscriber_row(entry: NewSubscriber, now: datetime) -> dict[str, Any]:
     check_value(entry.status, SUBSCRIBER_STATUSES, "subscriber status")
+    created = entry.created_at or now
     return {"email": entry.email.strip(), "email_key": address_key(entry.email),
             "name": entry.name, "tags": tags_text(entry.tags), "status": entry.status,
-            "created_at": now, "updated_at": now}
+            "status_reason": entry.reason, "created_at": created,
+            "updated_at": entry.updated_at or created}
+
+
+def address_hash(email: str) -> str:
+    """The one-way form a removed address is remembered in: SHA-256 of its `address_key`.
+
+    Unsalted on purpose: the same address gives the same hash in every store, so a
+    suppression list can move between stores (and to other mailing tools) in a CSV.
+    """
+    return hashlib.sha256(address_key(email).encode("utf-8")).hexdigest()
 
 
 def tags_text(tags: Sequence[str]) -> str:
@@ -102,7 +118,7 @@ def check_value(value: str, allowed: tuple[str, ...], what: str) -> None:
 
 def to_subscriber(row: Row[Any]) -> Subscriber:
     return Subscriber(row.id, row.email, row.name, tags_of(row.tags), row.status,
-                      row.created_at)
+                      row.created_at, row.updated_at, row.status_reason)
 
 
 def to_digest_record(row: Row[Any], article_ids: list[str]) -> DigestRecord:

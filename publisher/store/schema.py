@@ -1,8 +1,11 @@
-"""The tables of the store, and the check that a database holds exactly these tables.
+"""The tables of the store, as they are after the newest migration.
 
-Kept apart from `store.py` so that the queries there read against a schema
+Kept apart from `database.py` so that the queries there read against a schema
 that is declared once. The SQL is portable: SQLite and PostgreSQL share every
 table and statement; only the upsert construct is taken from the dialect.
+A new database is made from these tables and stamped with `REVISION`; an older
+one is brought up to it by the numbered migrations in `migrations/`
+(`publisher.store.migrate`), which a test keeps in step with these tables.
 """
 
 from __future__ import annotations
@@ -23,19 +26,21 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    insert,
     inspect,
-    select,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 1
-_SCHEMA_LOCK = 0x7075626C  # any constant: the advisory lock taken while creating tables
+REVISION = "0002"  # the newest migration in migrations/versions/; a test checks it is the head
+SCHEMA_VERSION = 2  # kept in store_meta for people who look; the migrations go by REVISION
 
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
-DELIVERY_STATUSES = ("pending", "sent", "deferred", "failed", "skipped")
-DONE = ("sent", "failed")  # a delivery in one of these states is never attempted again
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+SUPPRESSED = ("unsubscribed", "bounced", "complained")  # never made active again by an import
+DELIVERY_STATUSES = ("pending", "sent", "deferred", "uncertain", "gave_up", "bounced",
+                     "complained", "skipped")
+# A delivery in one of these states is never attempted again. An "uncertain" row is
+# retried once, when its next_attempt_at comes; without one it is final too.
+DONE = ("sent", "gave_up", "bounced", "complained", "skipped")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -129,11 +134,23 @@ deliveries = Table(
     Column("next_attempt_at", UTCDateTime(), nullable=True),
     Column("reply", Text, nullable=False, default=""),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # attempts whose outcome nobody knows (a timeout after the data): never more than one retry
+    Column("uncertain", Integer, nullable=False, default=0, server_default="0"),
     PrimaryKeyConstraint("digest_id", "subscriber_id"),  # one row per (digest, subscriber)
     _one_of("deliveries", "status", DELIVERY_STATUSES),
     sqlite_with_rowid=False,  # one b-tree to write per message instead of two
 )
 Index("deliveries_subscriber", deliveries.c.subscriber_id)
+
+# Addresses that must never be made active again by an import or an `add`, kept as a
+# one-way hash once the subscriber's row (and so their personal data) is gone.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("address_hash", String(64), primary_key=True),  # sha256 of the address_key, hex
+    Column("reason", String(16), nullable=False),  # unsubscribed, bounced, complained, removed
+    Column("created_at", UTCDateTime(), nullable=False),
+)
 
 schedule_state = Table(
     "schedule_state",
@@ -146,32 +163,20 @@ schedule_state = Table(
 )
 
 
-def ensure_schema(conn: Connection) -> str | None:
-    """Create the tables in an empty database; return why an existing one does not fit.
-
-    Returns None when the database is (now) usable. The caller holds a write
-    transaction, so two processes opening a new database at once create it once.
-    """
-    if conn.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE already serialises this
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-    existing = set(inspect(conn).get_table_names())
-    ours = set(metadata.tables)
-    if not existing & ours:
-        metadata.create_all(conn)
-        conn.execute(insert(store_meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
-        return None
-    if "store_meta" not in existing:
-        return "it holds tables of another program, not a publisher store"
-    version = conn.execute(
-        select(store_meta.c.value).where(store_meta.c.key == "schema_version")
-    ).scalar()
-    if version != str(SCHEMA_VERSION):
-        return f"it has schema version {version}, this publisher uses version {SCHEMA_VERSION}"
-    return _column_mismatch(conn, existing)
+# Alembic's own table, declared here so that a new database is stamped without importing
+# Alembic (about 0.3 s); the shape is the one Alembic creates.
+alembic_version = Table(
+    "alembic_version",
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
 
 
-def _column_mismatch(conn: Connection, existing: set[str]) -> str | None:
+def column_mismatch(conn: Connection) -> str | None:
+    """Why a database at `REVISION` does not hold these tables, or None if it does."""
     inspector = inspect(conn)
+    existing = set(inspector.get_table_names())
     for name, table in metadata.tables.items():
         if name not in existing:
             return f"the table {name} is missing"

@@ -9,6 +9,12 @@ the token, so a link names nobody to whoever sees it, and it is bound to the
 address all the same: if an id ever comes to belong to another address (a
 restored or merged database), old links for it stop working.
 
+A bounce token names a digest as well, and goes into the envelope sender of
+that subscriber's message (`bounces+<token>@example.org`, VERP), so a bounce
+or a complaint that comes back says whose message it was: `<digest id>.<id>.
+<signature>`, the signature 16 characters of lower-case base32 (80 bits), as
+some mail systems change the case of an address.
+
 Checking a token therefore needs the subscriber: callers pass a look-up such
 as `store.get_subscriber_by_id`. Tokens are URL-safe and about 50 characters,
 short enough for a `List-Unsubscribe` header.
@@ -16,7 +22,9 @@ short enough for a `List-Unsubscribe` header.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -31,6 +39,8 @@ Lookup = Callable[[int], Subscriber | None]
 """Finds a subscriber by id, e.g. `Store.get_subscriber_by_id`."""
 
 _UNSUBSCRIBE = "publisher.unsubscribe"
+_BOUNCE = "publisher.bounce"
+_DIGEST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 _CONFIRM = "publisher.confirm"
 _NUMBER = re.compile(r"^[0-9]{1,19}$")
 
@@ -74,6 +84,32 @@ def read_confirm_token(secret: str, token: str, find: Lookup, *, max_age: timede
         raise TokenExpired("this confirmation link has expired",
                            hint="subscribe again to receive a new link")
     return subscriber
+
+
+def bounce_token(secret: str, digest_id: str, subscriber: Subscriber) -> str:
+    """The token of `subscriber`'s return path for `digest_id`; the same every time."""
+    return f"{digest_id}.{subscriber.id}.{_short_signature(secret, digest_id, subscriber)}"
+
+
+def read_bounce_token(secret: str, token: str, find: Lookup) -> tuple[str, Subscriber]:
+    """The digest id and subscriber a bounce token was made for, or `TokenError`."""
+    parts = token.strip().split(".")
+    if len(parts) != 3 or not _DIGEST.match(parts[0]) or not _NUMBER.match(parts[1]):
+        raise TokenError("not a return-path token of this site")
+    subscriber = find(int(parts[1]))
+    if subscriber is None or not hmac.compare_digest(
+            _short_signature(secret, parts[0], subscriber), parts[2].lower()):
+        raise TokenError("a return-path token whose signature does not match (forged, or "
+                         "signed with another secret)")
+    return parts[0], subscriber
+
+
+def _short_signature(secret: str, digest_id: str, subscriber: Subscriber) -> str:
+    if not secret:
+        raise ValueError("a signing secret must not be empty")
+    key = hashlib.sha256(f"{_BOUNCE}\0{secret}".encode()).digest()
+    mac = hmac.new(key, _message(subscriber, digest_id).encode(), hashlib.sha256).digest()
+    return base64.b32encode(mac[:10]).decode("ascii").lower()
 
 
 def _signer(secret: str, purpose: str) -> Signer:

@@ -4,7 +4,7 @@ Double opt-in, with these rules:
 
 - A subscribe request for a valid address always sends exactly one message and
   gets the same answer, so the answer tells nothing about the list. A new,
-  pending, unsubscribed or bounced address becomes (or stays) pending and is
+  pending, unsubscribed, bounced or complained address becomes (or stays) pending and is
   sent a confirmation link; an active one is told it is already subscribed.
   Topics are kept when an address is first added.
 - Confirming moves a pending address to active, and nothing else: a link used
@@ -32,6 +32,7 @@ from publisher.errors import DeliveryError, PublisherError, SubscriberError
 from publisher.mail.confirmation import ConfirmationMail
 from publisher.models import Clock, Subscriber
 from publisher.store.database import Store
+from publisher.store.schema import SUPPRESSED
 from publisher.subscribers.addresses import normalise_address
 from publisher.subscribers.tokens import (
     confirm_token,
@@ -88,7 +89,7 @@ class Subscriptions:
         with self._lock:
             subscriber, _ = self.store().add_subscriber(email, "", self.known_topics(topics),
                                                         status="pending", now=now)
-            if subscriber.status in ("unsubscribed", "bounced"):
+            if subscriber.status in SUPPRESSED:
                 self.store().set_subscriber_status(subscriber.id, "pending", now=now,
                                                    reason="asked again through the web form")
         if not self.limits.recipient(subscriber.email):

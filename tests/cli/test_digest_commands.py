@@ -78,7 +78,8 @@ def test_preview_says_where_it_wrote(make_site: SiteFactory) -> None:
 def test_send_prints_one_line(make_site: SiteFactory) -> None:
     settings = site(make_site)
     assert run(settings, "send", *WHEN) == (
-        0, f"digest {DIGEST_ID}: 3 sent, 0 skipped, 0 deferred, 0 failed\n", "")
+        0, f"digest {DIGEST_ID}: 3 sent, 0 skipped, 0 deferred, 0 uncertain, 0 gave up, "
+        "0 bounced\n", "")
     assert run(settings, "send", "--now", "2026-11-26T12:00:00Z") == (
         0, "nothing new since the last digest: no digest sent\n", "")
 
@@ -135,14 +136,14 @@ def test_an_unreachable_server_is_exit_1(make_site: SiteFactory) -> None:
         "starttls, 465 with ssl) and that the server is running\n"))
 
 
-def test_deferred_and_failed_are_normal_outcomes(make_site: SiteFactory) -> None:
+def test_deferred_and_bounced_are_normal_outcomes(make_site: SiteFactory) -> None:
     with SMTPServer() as server:
         settings = site(make_site, smtp_config(server, failures=3), readers=6)
         server.answer("reader1@example.org", "451 4.2.1 mailbox busy")
         server.answer("reader2@example.org", "550 5.1.1 no such user")
         assert run(settings, "send", *WHEN) == (0, (
-            f"digest {DIGEST_ID}: 4 sent, 0 skipped, 1 deferred, 1 failed; next try due "
-            "2026-11-25 12:01 (Europe/Lisbon)\n"), "")
+            f"digest {DIGEST_ID}: 4 sent, 0 skipped, 1 deferred, 0 uncertain, 0 gave up, "
+            "1 bounced; next try due 2026-11-25 12:01 (Europe/Lisbon)\n"), "")
 
 
 def test_a_run_stopped_by_failures_in_a_row_is_exit_1(make_site: SiteFactory) -> None:
@@ -151,15 +152,18 @@ def test_a_run_stopped_by_failures_in_a_row_is_exit_1(make_site: SiteFactory) ->
             server.answer(f"reader{n}@example.org", "554 5.7.1 relay access denied")
         settings = site(make_site, smtp_config(server, failures=2), readers=6)
         code, out, err = run(settings, "send", *WHEN)
-    # the second failure stops the run; the other connection finishes the message it holds
+    # the second refusal stops the run; the other connection finishes the message it holds
     assert code == 1
-    assert out in (f"digest {DIGEST_ID}: 0 sent, 0 skipped, 0 deferred, {n} failed\n"
+    assert out in (f"digest {DIGEST_ID}: 0 sent, 0 skipped, {n} deferred, 0 uncertain, "
+                   "0 gave up, 0 bounced; the deferred ones are retried by a later run\n"
                    for n in (2, 3))
     with Store.open(settings.store_url) as store:
-        assert store.count_recipients(DIGEST_ID, now=NOW) == 6 - int(out.split()[-2])
-    assert err == ("error: stopped after 2 failed deliveries in a row (the last reply: 554 "
-                   "5.7.1 relay access denied); check the mail server, then run `publisher "
-                   "digest send` again to go on\n")
+        assert store.count_recipients(DIGEST_ID, now=NOW) == 6  # every one due at once
+        assert store.count_subscribers("active") == 6
+    assert err == ("error: stopped: the server refused 2 recipients in a row (the last reply: "
+                   "554 5.7.1 relay access denied), so nobody was marked bounced. Check the mail "
+                   "server and [delivery] in publisher.toml, then run `publisher digest send` "
+                   "again: it sends to everyone still owed the digest\n")
 
 
 # -- the crash test ---------------------------------------------------------------------------
@@ -228,3 +232,45 @@ def test_sigterm_stops_at_a_safe_point_with_nothing_sent_twice(make_site: SiteFa
     assert rerun.returncode == 0
     assert server.received() == {f"reader{i}@example.org": 1 for i in range(120)}
     assert out.startswith(f"digest {DIGEST_ID}: ")
+
+
+# -- status, and a digest for nobody -----------------------------------------------------------
+
+
+def test_status_counts_each_outcome_and_lists_who(make_site: SiteFactory) -> None:
+    with SMTPServer() as server:
+        settings = site(make_site, smtp_config(server), readers=4)
+        server.answer("reader1@example.org", "452 4.2.2 mailbox full")
+        server.answer("reader2@example.org", "550 5.1.1 no such user")
+        assert run(settings, "send", *WHEN)[0] == 0
+    code, out, _ = run(settings, "status")
+    assert (code, out) == (0, (
+        f"{DIGEST_ID} (open): 2 sent, 1 deferred (next try due 2026-11-25 12:01), 0 uncertain, "
+        "0 gave up, 1 bounced, 0 complained, 0 skipped\n"))
+    assert run(settings, "status", DIGEST_ID, "--list", "deferred")[1].splitlines()[1:] == [
+        "  reader1@example.org: 452 4.2.2 mailbox full (next try 2026-11-25 12:01)"]
+    import json
+
+    data = json.loads(run(settings, "status", "--json")[1])
+    assert data["digests"][0] == {
+        "digest": DIGEST_ID, "complete": False, "pending": 0, "sent": 2, "deferred": 1,
+        "uncertain": 0, "gave_up": 0, "bounced": 1, "complained": 0, "skipped": 0,
+        "next_attempt_at": "2026-11-25T12:01:00+00:00"}
+    code, _, err = run(settings, "status", "--list", "sent")
+    assert code == 2 and "--list needs a DIGEST" in err
+
+
+def test_a_digest_for_nobody_is_not_made_and_its_articles_wait(make_site: SiteFactory) -> None:
+    settings = site(make_site, readers=0)
+    assert run(settings, "send", *WHEN) == (0, (
+        "no digest: no active subscriber to send it to; its 2 articles wait for the first "
+        "digest that has readers\n"), "")
+    assert digests(settings) == []
+    assert not (settings.root / "digests").exists()
+    assert run(settings, "status") == (0, "no digest has been sent yet\n", "")
+    with Store.open(settings.store_url) as store:
+        store.add_subscribers([NewSubscriber("first@example.org")], now=NOW)
+    assert run(settings, "send", *WHEN)[1].startswith(f"digest {DIGEST_ID}: 1 sent")
+    with Store.open(settings.store_url) as store:
+        [record] = store.list_digests()
+    assert record.digest.article_ids == ("bridge", "ferry")

@@ -111,7 +111,7 @@ def test_values_of_the_wrong_kind(make_site: SiteFactory) -> None:
     root = make_site({"schedules/s.toml": 'action = "publish"\nevery = "0m"\nenabled = "maybe"\n'
                                           'name = "a b"\n'})
     assert problems_of(root) == [
-        "schedules/s.toml:1: action: must be 'build' or 'digest'",
+        "schedules/s.toml:1: action: must be 'build', 'digest' or 'bounces'",
         "schedules/s.toml:2: every: '0m' is not a duration; write a whole number followed by "
         "m, h, d or w, e.g. '15m', '6h', '1d', '2w'",
         "schedules/s.toml:3: enabled: must be true or false",
@@ -163,7 +163,7 @@ def test_publisher_check_validates_schedules(make_site: SiteFactory) -> None:
     result = CliRunner().invoke(cli, ["--site", str(root), "check"])
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == ("error: schedules/s.toml:3: colour: unknown key\n"
-                             "  hint: known keys: action, catch_up, cron, enabled, every, "
+                             "  hint: known keys: action, catch_up, cron, enabled, every, mailbox, "
                              "max_items, min_items, name, tags, timezone\n")
 
 

@@ -115,8 +115,8 @@ def test_remove_deletes_the_subscriber_and_their_ledger_rows(store: Store) -> No
     digest = store.create_digest("weekly", NOW, now=NOW, article_ids=["a"], subject="S")
     assert store.claim(digest.id, ann.id, now=NOW)
     assert store.claim(digest.id, bob.id, now=NOW)
-    assert store.remove_subscriber("ANN@example.org")
-    assert not store.remove_subscriber("ann@example.org")
+    assert store.remove_subscriber("ANN@example.org", now=NOW)
+    assert not store.remove_subscriber("ann@example.org", now=NOW)
     assert store.get_subscriber_by_id(ann.id) is None
     assert store.delivery(digest.id, ann.id) is None
     assert store.delivery_counts(digest.id)["pending"] == 1  # bob's
@@ -124,7 +124,7 @@ def test_remove_deletes_the_subscriber_and_their_ledger_rows(store: Store) -> No
 
 def test_a_removed_id_is_never_given_to_someone_else(store: Store) -> None:
     _, bob = people(store, "ann@example.org", "bob@example.org")
-    store.remove_subscriber("bob@example.org")
+    store.remove_subscriber("bob@example.org", now=NOW)
     [cy] = people(store, "cy@example.org")
     assert cy.id > bob.id
 
@@ -284,7 +284,8 @@ def test_a_message_moves_from_pending_to_sent_once(store: Store, digest_id: str)
     assert owed(store, digest_id) == ["bob@example.org"]
     assert store.count_recipients(digest_id, now=NOW) == 1
     assert store.delivery_counts(digest_id) == {
-        "pending": 0, "sent": 1, "deferred": 0, "failed": 0, "skipped": 0}
+        "pending": 0, "sent": 1, "deferred": 0, "uncertain": 0, "gave_up": 0, "bounced": 0,
+        "complained": 0, "skipped": 0}
 
 
 def test_a_message_in_flight_at_a_crash_is_sent_again(store: Store, digest_id: str) -> None:
@@ -325,13 +326,14 @@ def test_deferred_messages_wait_for_their_time(store: Store, digest_id: str) -> 
     assert store.mark_deferred(digest_id, ann.id + 99, "451", retry, now=retry) == 0
 
 
-def test_a_hard_bounce_fails_the_row_and_suppresses_the_address(
+def test_a_hard_bounce_marks_the_row_and_suppresses_the_address(
         store: Store, digest_id: str) -> None:
     ann, _ = people(store, "ann@example.org", "bob@example.org")
     assert store.claim(digest_id, ann.id, now=NOW)
-    assert store.mark_failed(digest_id, ann.id, "550 5.1.1 no such user", now=NOW)
+    assert store.mark_bounced(digest_id, ann.id, "550 5.1.1 no such user", now=NOW)
+    assert not store.mark_bounced(digest_id, ann.id, "550 5.1.1 again", now=NOW)  # once
     row = row_of(store, digest_id, ann.id)
-    assert (row.status, row.attempts, row.reply) == ("failed", 1, "550 5.1.1 no such user")
+    assert (row.status, row.attempts, row.reply) == ("bounced", 1, "550 5.1.1 no such user")
     assert status_of(store, ann.id) == "bounced"
     assert not store.claim(digest_id, ann.id, now=LATER)
     later = store.create_digest("weekly", LATER, now=LATER, article_ids=["b"], subject="T")
@@ -342,8 +344,48 @@ def test_a_bounce_does_not_undo_an_unsubscribe(store: Store, digest_id: str) -> 
     [ann] = people(store, "ann@example.org")
     assert store.claim(digest_id, ann.id, now=NOW)
     store.set_subscriber_status(ann.id, "unsubscribed", now=NOW)
-    assert store.mark_failed(digest_id, ann.id, "550 gone", now=NOW)
+    assert store.mark_bounced(digest_id, ann.id, "550 gone", now=NOW)
     assert status_of(store, ann.id) == "unsubscribed"
+
+
+def test_gave_up_keeps_the_reader_and_uncertain_is_retried_once(
+        store: Store, digest_id: str) -> None:
+    ann, bob = people(store, "ann@example.org", "bob@example.org")
+    assert store.claim(digest_id, ann.id, now=NOW)
+    assert store.mark_gave_up(digest_id, ann.id, "gave up after 5 attempts", now=NOW)
+    assert status_of(store, ann.id) == "active"
+    assert not store.claim(digest_id, ann.id, now=LATER)  # finished for this digest
+    assert store.claim(digest_id, bob.id, now=NOW)
+    assert store.mark_uncertain(digest_id, bob.id, "no reply", LATER, now=NOW)
+    assert owed(store, digest_id, NOW) == []
+    assert store.next_attempt(digest_id) == LATER
+    assert store.claim(digest_id, bob.id, now=LATER)
+    assert store.mark_uncertain(digest_id, bob.id, "no reply again", None, now=LATER)
+    row = row_of(store, digest_id, bob.id)
+    assert (row.status, row.attempts, row.uncertain, row.next_attempt_at) == (
+        "uncertain", 2, 2, None)
+    assert owed(store, digest_id, LATER + timedelta(days=9)) == []  # never a third copy
+    assert store.next_attempt(digest_id) is None
+
+
+def test_a_released_row_is_due_at_once_with_its_attempt_not_counted(
+        store: Store, digest_id: str) -> None:
+    [ann] = people(store, "ann@example.org")
+    assert store.claim(digest_id, ann.id, now=NOW)
+    assert store.release(digest_id, ann.id, "550 5.7.1 relaying denied", now=NOW)
+    row = row_of(store, digest_id, ann.id)
+    assert (row.status, row.attempts, row.next_attempt_at) == ("deferred", 0, None)
+    assert owed(store, digest_id, NOW) == ["ann@example.org"]
+
+
+def test_outcomes_change_only_a_claimed_row(store: Store, digest_id: str) -> None:
+    [ann] = people(store, "ann@example.org")
+    assert not store.mark_sent(digest_id, ann.id, "250 ok", now=NOW)
+    assert store.claim(digest_id, ann.id, now=NOW)
+    assert store.mark_sent(digest_id, ann.id, "250 ok", now=NOW)
+    assert not store.mark_gave_up(digest_id, ann.id, "late", now=NOW)
+    assert not store.mark_bounced(digest_id, ann.id, "late", now=NOW)
+    assert row_of(store, digest_id, ann.id).status == "sent"
 
 
 def test_one_ledger_row_per_digest_and_subscriber(store_url: str) -> None:
@@ -460,11 +502,11 @@ def test_a_database_of_another_program_or_version_is_refused(tmp_path: Path) -> 
     future = tmp_path / "future.db"
     Store.open(f"sqlite:///{future}").close()
     with sqlite3.connect(future) as conn:
-        conn.execute("UPDATE store_meta SET value = '99' WHERE key = 'schema_version'")
+        conn.execute("UPDATE alembic_version SET version_num = '0099'")
     conn.close()
     assert store_error(f"sqlite:///{future}").startswith(
-        f"the database {future} cannot be used: it has schema version 99, this publisher "
-        "uses version 1\n")
+        f"the database {future} cannot be used: it has schema revision 0099, newer than this "
+        "publisher knows (up to 0002)\n")
 
 
 def test_an_unreachable_server_is_an_error_not_a_traceback() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from publisher.subscribers.addresses import (
 )
 from publisher.subscribers.csv_files import export_csv, import_csv
 from tests.conftest import BASE_CONFIG, NOW, SiteFactory
+
+LATER = NOW + timedelta(days=1)
 
 
 @pytest.fixture
@@ -150,7 +153,8 @@ def test_a_status_column_keeps_unsubscribed_people_unsubscribed(
                  "bob@example.org\nlost,cy@example.org\n")
     report = import_csv(store, path, now=NOW, label="m.csv")
     assert [str(p) for p in report.rejected] == [
-        'm.csv:4: status "lost" is not one of pending, active, unsubscribed, bounced']
+        'm.csv:4: status "lost" is not one of pending, active, unsubscribed, bounced, '
+        'complained']
     assert [(s.email, s.status) for s in store.iter_subscribers()] == [
         ("ann@example.org", "unsubscribed"), ("bob@example.org", "active")]
 
@@ -203,12 +207,13 @@ def test_a_missing_file_is_an_error(store: Store, tmp_path: Path) -> None:
 def test_export_lists_everyone_in_joining_order(store: Store, tmp_path: Path) -> None:
     add_subscriber(store, "zed@example.org", name="Zed", tags="b;a", now=NOW)
     ann, _ = add_subscriber(store, "Ann@example.org", name="Lee, Ann", now=NOW)
-    store.set_subscriber_status(ann.id, "bounced", now=NOW, reason="550")
+    store.set_subscriber_status(ann.id, "bounced", now=LATER, reason="550 5.1.1 gone")
     text = "".join(export_csv(store))
     assert text == (
-        "email,name,tags,status,created_at\n"
-        "zed@example.org,Zed,b;a,active,2026-11-25T12:00:00Z\n"
-        "Ann@example.org,\"Lee, Ann\",,bounced,2026-11-25T12:00:00Z\n"
+        "email,name,tags,status,created_at,status_changed_at,status_reason,address_sha256\n"
+        "zed@example.org,Zed,b;a,active,2026-11-25T12:00:00Z,2026-11-25T12:00:00Z,,\n"
+        "Ann@example.org,\"Lee, Ann\",,bounced,2026-11-25T12:00:00Z,2026-11-26T12:00:00Z,"
+        "550 5.1.1 gone,\n"
     )
     assert "".join(export_csv(store)) == text
 
@@ -219,7 +224,8 @@ def test_export_defuses_formulas_and_import_reads_them_back(
                    now=NOW)
     text = "".join(export_csv(store))
     assert text.splitlines()[1] == (  # tags are slugs, so "-x" is "x": nothing to defuse
-        "'=1+2@example.org,\"'=HYPERLINK(\"\"http://x\"\")\",x,active,2026-11-25T12:00:00Z")
+        "'=1+2@example.org,\"'=HYPERLINK(\"\"http://x\"\")\",x,active,2026-11-25T12:00:00Z,"
+        "2026-11-25T12:00:00Z,,")
     with Store.open(f"sqlite:///{tmp_path / 'copy.db'}") as copy:
         report = import_csv(copy, write(tmp_path, "export.csv", text), now=NOW)
         assert (report.imported, report.rejected) == (1, ())
@@ -244,7 +250,9 @@ def test_add_and_remove_from_the_command_line(make_site: SiteFactory) -> None:
     assert run(site, "add", "ann@@x") == (
         1, "", "error: \"ann@@x\" is not a valid address: the part after the @-sign contains "
         "invalid characters: '@'\n  hint: write it as name@example.org\n")
-    assert run(site, "remove", "ANN@example.org") == (0, "removed Ann@example.org\n", "")
+    assert run(site, "remove", "ANN@example.org") == (
+        0, "removed Ann@example.org; its hash stays on the suppression list, so no import adds "
+        "it again\n", "")
     assert run(site, "remove", "ann@example.org") == (
         1, "", "error: ann@example.org is not on the list\n"
         "  hint: `publisher subscribers list` shows who is\n")
@@ -321,8 +329,9 @@ def test_export_to_a_file_and_to_standard_output(make_site: SiteFactory) -> None
     site = make_site()
     with Store.open(load_settings(site).store_url) as store:
         store.add_subscriber("ann@example.org", "Ann", now=NOW)
-    expected = ("email,name,tags,status,created_at\n"
-                "ann@example.org,Ann,,active,2026-11-25T12:00:00Z\n")
+    expected = ("email,name,tags,status,created_at,status_changed_at,status_reason,"
+                "address_sha256\nann@example.org,Ann,,active,2026-11-25T12:00:00Z,"
+                "2026-11-25T12:00:00Z,,\n")
     target = site / "out" / "list.csv"
     target.parent.mkdir()
     assert run(site, "export", str(target)) == (0, f"exported 1 subscriber to {target}\n", "")
@@ -338,3 +347,68 @@ def test_a_broken_store_url_is_reported_without_a_traceback(make_site: SiteFacto
     assert err == (
         f"error: cannot open the database {site.resolve() / 'missing/dir/p.db'}: unable to "
         "open database file\n  hint: check that the folder exists and that you may write in it\n")
+
+
+# -- suppression -------------------------------------------------------------------------
+
+
+def test_a_round_trip_through_export_and_import_loses_nothing(
+        store: Store, tmp_path: Path) -> None:
+    add_subscriber(store, "ann@example.org", name="Ann", tags="ferry;council", now=NOW)
+    bob, _ = add_subscriber(store, "bob@example.org", now=NOW)
+    cy, _ = add_subscriber(store, "cy@example.org", now=NOW)
+    add_subscriber(store, "dee@example.org", now=NOW)
+    store.set_subscriber_status(bob.id, "complained", now=LATER, reason="abuse report")
+    store.set_subscriber_status(cy.id, "unsubscribed", now=LATER, reason="by the link")
+    store.remove_subscriber("dee@example.org", now=LATER)
+    text = "".join(export_csv(store))
+    with Store.open(f"sqlite:///{tmp_path / 'copy.db'}") as copy:
+        report = import_csv(copy, write(tmp_path, "all.csv", text), now=LATER + timedelta(days=1))
+        assert (report.imported, report.suppressed, report.rejected) == (3, 1, ())
+        assert "".join(export_csv(copy)) == text
+        assert copy.suppression_of("DEE@example.org") == ("removed", LATER)
+
+
+def test_a_removed_address_is_never_imported_or_added_again(
+        store: Store, tmp_path: Path) -> None:
+    add_subscriber(store, "ann@example.org", now=NOW)
+    left, _ = add_subscriber(store, "bob@example.org", now=NOW)
+    store.set_subscriber_status(left.id, "unsubscribed", now=NOW)
+    store.remove_subscriber("ann@example.org", now=NOW)
+    store.remove_subscriber("bob@example.org", now=NOW)
+    path = write(tmp_path, "old.csv", "email\nann@example.org\nbob@example.org\ncy@example.org\n")
+    report = import_csv(store, path, now=LATER, label="old.csv")
+    assert [str(p) for p in report.rejected] == [
+        "old.csv:2: ann@example.org was removed from the list on 2026-11-25 and stays off the "
+        "list; add --resubscribe if you know the address works and its owner wants the digest",
+        "old.csv:3: bob@example.org unsubscribed on 2026-11-25; only they can come back, "
+        "through the subscribe form and its confirmation link (a new double opt-in)"]
+    assert emails(store) == ["cy@example.org"]
+    again = import_csv(store, path, now=LATER, label="old.csv", resubscribe=True)
+    assert (again.imported, len(again.rejected)) == (1, 1)  # bob: never by the operator
+    assert emails(store) == ["cy@example.org", "ann@example.org"]
+    assert store.suppression_of("ann@example.org") is None
+
+
+def test_the_commands_keep_suppressed_addresses_off_the_list(make_site: SiteFactory) -> None:
+    site = make_site(config=BASE_CONFIG)
+    assert run(site, "add", "ann@example.org")[0] == 0
+    with Store.open(load_settings(site).store_url) as store:
+        found = store.get_subscriber("ann@example.org")
+        assert found is not None
+        store.set_subscriber_status(found.id, "bounced", now=NOW, reason="550 5.1.1")
+    assert run(site, "add", "ann@example.org") == (
+        0, "ann@example.org is already on the list (bounced); nothing changed; add "
+        "--resubscribe to bring it back\n", "")
+    assert run(site, "add", "ann@example.org", "--resubscribe") == (
+        0, "ann@example.org is subscribed again\n", "")
+    assert run(site, "unsubscribe", "ann@example.org") == (0, "unsubscribed ann@example.org\n",
+                                                           "")
+    with Store.open(load_settings(site).store_url) as store:
+        left = store.get_subscriber("ann@example.org")
+    assert left is not None and left.updated_at is not None and left.status == "unsubscribed"
+    code, _, err = run(site, "add", "ann@example.org", "--resubscribe")
+    assert (code, err) == (1, f"error: ann@example.org unsubscribed on "
+                           f"{left.updated_at.date().isoformat()}; only they can come back, "
+                           "through the subscribe form and its confirmation link (a new "
+                           "double opt-in)\n")

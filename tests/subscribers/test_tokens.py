@@ -90,7 +90,7 @@ def test_a_token_is_bound_to_the_address_not_only_the_id(store: Store, ann: Subs
 
 def test_a_removed_subscribers_token_is_refused(store: Store, ann: Subscriber) -> None:
     token = unsubscribe_token(SECRET, ann)
-    store.remove_subscriber(ann.email)
+    store.remove_subscriber(ann.email, now=NOW)
     assert refused(read_unsubscribe_token, SECRET, token, store.get_subscriber_by_id) == INVALID
 
 

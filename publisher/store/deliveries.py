@@ -1,0 +1,228 @@
+"""The ledger half of the store: who is owed a digest, each message's outcome, reports.
+
+One row per (digest, subscriber). `claim` commits the row as pending right
+before a message; one outcome then records what the server said: `mark_sent`,
+`mark_deferred` (a soft failure, due again later), `release` (given back by the
+breaker: due at once, the attempt not counted), `mark_uncertain` (no answer
+after the data), `mark_gave_up`, `mark_bounced` (the subscriber is suppressed
+too) and `mark_skipped` (they left before their turn). `record_report`
+applies what a bounce or complaint that came back by mail says about a row
+already sent. Every change is a conditional update, so repeating one changes
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, bindparam, func, not_, select, update
+
+from publisher.errors import StoreError
+from publisher.models import Subscriber
+from publisher.store.base import BATCH, StoreBase, in_audience
+from publisher.store.ledger import owed
+from publisher.store.records import Delivery, tags_of, tags_text, to_subscriber
+from publisher.store.schema import DELIVERY_STATUSES, UTCDateTime, deliveries, digests, subscribers
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One row of a digest's ledger with its subscriber, for `digest status --list`."""
+
+    subscriber: Subscriber
+    delivery: Delivery
+
+
+class DeliveryLedger(StoreBase):
+    """The delivery ledger's queries; `Store` adds subscribers, digests and schedules."""
+
+    def recipients(self, digest_id: str, *, now: datetime, batch: int = BATCH
+                   ) -> Iterator[Subscriber]:
+        """Active subscribers still owed this digest, in id order, one page at a time."""
+        return self._pages(self._owed(digest_id, now), batch)
+
+    def count_recipients(self, digest_id: str, *, now: datetime) -> int:
+        """How many `recipients()` would yield now (for a progress bar)."""
+        stmt = self._owed(digest_id, now).with_only_columns(func.count())
+        return int(self._rows(stmt)[0][0])
+
+    def _owed(self, digest_id: str, now: datetime) -> Select[Any]:
+        rows = self._rows(select(digests.c.audience).where(digests.c.id == digest_id))
+        if not rows:
+            raise StoreError(f"there is no digest {digest_id!r}")
+        moment = bindparam("owed_now", now, type_=UTCDateTime())
+        not_owed = select(deliveries.c.subscriber_id).where(
+            deliveries.c.digest_id == digest_id,
+            deliveries.c.subscriber_id == subscribers.c.id,
+            not_(owed(moment)))
+        return in_audience(select(subscribers).where(~not_owed.exists()), tags_of(rows[0][0]))
+
+    def audience(self, tags: Sequence[str], batch: int = BATCH) -> Iterator[Subscriber]:
+        """The active subscribers a digest for `tags` reaches (all of them for no tags)."""
+        return self._pages(in_audience(select(subscribers), tags_of(tags_text(tags))), batch)
+
+    def count_audience(self, tags: Sequence[str]) -> int:
+        stmt = in_audience(select(func.count()).select_from(subscribers),
+                           tags_of(tags_text(tags)))
+        return int(self._rows(stmt)[0][0])
+
+    # -- one message ---------------------------------------------------------------
+
+    def claim(self, digest_id: str, subscriber_id: int, *, now: datetime) -> bool:
+        """Commit the ledger row as pending before a message is handed to the transport.
+
+        False (and nothing written) if the subscriber is no longer active, or the
+        row is not owed now (finished, or waiting for its retry): then do not send.
+        """
+        return self._write(self._ledger.claim, _key(digest_id, subscriber_id, now)) == 1
+
+    def mark_sent(self, digest_id: str, subscriber_id: int, reply: str, *,
+                  now: datetime) -> bool:
+        """Record that the server accepted the message (False if no row was claimed)."""
+        return self._outcome(self._ledger.sent, digest_id, subscriber_id, reply, now)
+
+    def mark_deferred(self, digest_id: str, subscriber_id: int, reply: str,
+                      next_attempt_at: datetime, *, now: datetime) -> int:
+        """Record a soft failure; return the attempts made so far (0: no row was claimed)."""
+        params = {**_key(digest_id, subscriber_id, now), "b_reply": reply,
+                  "b_next": next_attempt_at}
+        with self._tx(write=True) as conn:
+            row = self._ledger.deferred.run(conn, params).first()
+        return int(row[0]) if row else 0
+
+    def release(self, digest_id: str, subscriber_id: int, reply: str, *, now: datetime) -> bool:
+        """Give a claimed row back, due at once and with the attempt not counted: the
+        server refused us, not the reader."""
+        return self._outcome(self._ledger.released, digest_id, subscriber_id, reply, now)
+
+    def mark_uncertain(self, digest_id: str, subscriber_id: int, reply: str,
+                       next_attempt_at: datetime | None, *, now: datetime) -> bool:
+        """Record an attempt whose outcome nobody knows; retried at `next_attempt_at`, or
+        never (None)."""
+        params = {**_key(digest_id, subscriber_id, now), "b_reply": reply,
+                  "b_next": next_attempt_at}
+        return self._write(self._ledger.uncertain, params) == 1
+
+    def mark_gave_up(self, digest_id: str, subscriber_id: int, reply: str, *,
+                     now: datetime) -> bool:
+        """Record that the soft failures ran out; the subscriber stays on the list."""
+        return self._outcome(self._ledger.gave_up, digest_id, subscriber_id, reply, now)
+
+    def mark_bounced(self, digest_id: str, subscriber_id: int, reply: str, *,
+                     now: datetime) -> bool:
+        """Record a hard bounce; the subscriber becomes bounced (unless they already left)."""
+        params = {**_key(digest_id, subscriber_id, now), "b_reply": reply, "b_status": "bounced"}
+        with self._tx(write=True) as conn:
+            changed = self._ledger.bounced.run(conn, params).rowcount
+            if changed:
+                self._ledger.suppress.run(conn, params)
+        return changed == 1
+
+    def mark_skipped(self, digest_id: str, subscriber_id: int, *, now: datetime) -> None:
+        """Record that a subscriber who left before their turn was not sent the digest."""
+        self._write(self._ledger.skipped, {**_key(digest_id, subscriber_id, now),
+                                           "b_reply": "no longer subscribed when their turn came"})
+
+    def suppress_subscriber(self, subscriber_id: int, status: str, reason: str, *,
+                            now: datetime) -> bool:
+        """Take an active (or pending) subscriber off the list as `status`, saying why."""
+        return self._write(self._ledger.suppress, {"b_subscriber": subscriber_id, "b_now": now,
+                                                   "b_reply": reason, "b_status": status}) == 1
+
+    def _outcome(self, statement: Any, digest_id: str, subscriber_id: int, reply: str,
+                 now: datetime) -> bool:
+        return self._write(statement, {**_key(digest_id, subscriber_id, now),
+                                       "b_reply": reply}) == 1
+
+    # -- reports -------------------------------------------------------------------
+
+    def delivery(self, digest_id: str, subscriber_id: int) -> Delivery | None:
+        rows = self._rows(select(deliveries).where(
+            deliveries.c.digest_id == digest_id, deliveries.c.subscriber_id == subscriber_id))
+        return _delivery(rows[0]) if rows else None
+
+    def delivery_counts(self, digest_id: str) -> dict[str, int]:
+        """Ledger rows of a digest by status, every status present (zero if none)."""
+        stmt = select(deliveries.c.status, func.count().label("rows")).where(
+            deliveries.c.digest_id == digest_id).group_by(deliveries.c.status)
+        counts = dict.fromkeys(DELIVERY_STATUSES, 0)
+        counts.update({row.status: int(row.rows) for row in self._rows(stmt)})
+        return counts
+
+    def next_attempt(self, digest_id: str) -> datetime | None:
+        """When the earliest row waiting for a retry is due."""
+        stmt = select(func.min(deliveries.c.next_attempt_at)).where(
+            deliveries.c.digest_id == digest_id,
+            deliveries.c.status.in_(("deferred", "uncertain")))
+        found = self._rows(stmt)[0][0]
+        return UTCDateTime().process_result_value(found, self._conn.dialect)
+
+    def pending_deliveries(self, digest_id: str) -> int:
+        """Rows left pending: messages whose outcome a crash left unknown."""
+        return self.delivery_counts(digest_id)["pending"]
+
+    def ledger_entries(self, digest_id: str, status: str) -> Iterator[LedgerEntry]:
+        """The rows of a digest with `status`, with their subscribers, in subscriber order."""
+        stmt = select(subscribers, deliveries.c.status.label("d_status"),
+                      deliveries.c.attempts, deliveries.c.next_attempt_at, deliveries.c.reply,
+                      deliveries.c.updated_at.label("d_updated_at"),
+                      deliveries.c.uncertain).join(
+            deliveries, deliveries.c.subscriber_id == subscribers.c.id).where(
+            deliveries.c.digest_id == digest_id, deliveries.c.status == status).order_by(
+            subscribers.c.id)
+        for row in self._rows(stmt):
+            yield LedgerEntry(to_subscriber(row), Delivery(
+                row.d_status, row.attempts, row.next_attempt_at, row.reply, row.d_updated_at,
+                row.uncertain))
+
+    def recent_outcomes(self, subscriber_id: int, limit: int) -> list[Delivery]:
+        """A subscriber's latest finished deliveries, newest first (for soft-bounce rules)."""
+        stmt = select(deliveries).where(
+            deliveries.c.subscriber_id == subscriber_id,
+            deliveries.c.status.in_(("sent", "gave_up", "bounced", "uncertain", "complained")),
+        ).order_by(deliveries.c.updated_at.desc()).limit(limit)
+        return [_delivery(row) for row in self._rows(stmt)]
+
+    # -- reports that come back by mail ---------------------------------------------
+
+    def record_report(self, digest_id: str, subscriber_id: int, status: str, reply: str, *,
+                      now: datetime) -> bool:
+        """A bounce ("bounced", "gave_up") or complaint ("complained") for a message sent.
+
+        Changes the row only if it does not already say as much (a complaint
+        wins over a bounce); a hard bounce or a complaint also suppresses the
+        subscriber. False if nothing changed: the report was already recorded.
+        """
+        stronger = {"gave_up": ("sent", "uncertain", "pending", "deferred"),
+                    "bounced": ("sent", "uncertain", "pending", "deferred", "gave_up"),
+                    "complained": ("sent", "uncertain", "pending", "deferred", "gave_up",
+                                   "bounced")}[status]
+        stmt = update(deliveries).where(
+            deliveries.c.digest_id == digest_id, deliveries.c.subscriber_id == subscriber_id,
+            deliveries.c.status.in_(stronger)).values(
+            status=status, reply=reply, next_attempt_at=None, updated_at=now)
+        with self._tx(write=True) as conn:
+            changed = conn.execute(stmt).rowcount
+            if changed and status != "gave_up":
+                conn.execute(update(subscribers).where(
+                    subscribers.c.id == subscriber_id,
+                    subscribers.c.status.in_(_REPLACEABLE[status])).values(
+                    status=status, status_reason=reply, updated_at=now))
+        return changed == 1
+
+
+_REPLACEABLE = {"bounced": ("active", "pending"),
+                "complained": ("active", "pending", "bounced", "unsubscribed")}
+
+
+def _key(digest_id: str, subscriber_id: int, now: datetime) -> dict[str, Any]:
+    return {"b_digest": digest_id, "b_subscriber": subscriber_id, "b_now": now}
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(row.status, row.attempts, row.next_attempt_at, row.reply, row.updated_at,
+                    row.uncertain)
+
