@@ -29,6 +29,7 @@ _BY_SUFFIX = {
     ".html": HTML_TYPE, ".htm": HTML_TYPE, ".css": "text/css; charset=utf-8",
     ".xsl": "text/xsl; charset=utf-8", ".xml": "application/xml; charset=utf-8",
     ".json": "application/json; charset=utf-8", ".txt": "text/plain; charset=utf-8",
+    ".csv": "text/csv; charset=utf-8",
     ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml",
     ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
     ".webp": "image/webp", ".avif": "image/avif", ".ico": "image/x-icon",

@@ -61,6 +61,7 @@ COMMAND_MODULES = {
     "tick": "schedule_commands",
     "run": "schedule_commands",
     "serve": "web_commands",
+    "deploy": "deploy_command",
 }
 
 

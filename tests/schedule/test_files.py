@@ -163,7 +163,7 @@ def test_publisher_check_validates_schedules(make_site: SiteFactory) -> None:
     result = CliRunner().invoke(cli, ["--site", str(root), "check"])
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == ("error: schedules/s.toml:3: colour: unknown key\n"
-                             "  hint: known keys: action, catch_up, cron, enabled, every, "
+                             "  hint: known keys: action, catch_up, cron, deploy, enabled, every, "
                              "max_items, min_items, name, tags, timezone\n")
 
 
