@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -46,6 +46,7 @@ from publisher.errors import StoreError
 from publisher.models import Digest, Subscriber, make_digest_id
 from publisher.store.engine import begin, connect, reraise
 from publisher.store.ledger import LedgerStatements, Prepared
+from publisher.store.locks import Held, hold
 from publisher.store.records import (
     Delivery,
     DigestRecord,
@@ -94,6 +95,10 @@ class Store:
         """Open (and if empty, create) the database at `url`; `StoreError` if it cannot."""
         engine, conn = connect(url)
         return cls(engine, conn)
+
+    def lock(self, name: str, *, wait: bool = False) -> AbstractContextManager[Held]:
+        """A lock every process using this store shares (see `publisher.store.locks`)."""
+        return hold(self._engine, name, wait=wait)
 
     def close(self) -> None:
         with self._lock:
