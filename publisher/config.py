@@ -46,6 +46,8 @@ Duration = Annotated[timedelta, BeforeValidator(_duration)]
 """A duration as written in TOML ('15m', '6h', '7d', '2w'), checked and read at load."""
 
 CONFIG_NAME = "publisher.toml"
+# A bucket name as S3 allows it (3-63 of a-z, 0-9, ".", "-"), then an optional key prefix.
+S3_TARGET = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/([^\x00-\x1f]*))?$")
 SITE_ENV = "PUBLISHER_SITE"
 
 
@@ -137,6 +139,28 @@ class StoreSettings(_Section):
     url_env: str = "PUBLISHER_STORE_URL"
 
 
+class DeploySettings(_Section):
+    # Where `publisher deploy` uploads the output: "s3://bucket" or "s3://bucket/prefix".
+    target: str | None = None
+    endpoint_url: str | None = None  # an S3-compatible service other than AWS (MinIO, R2, …)
+    region: str | None = None  # default: the AWS configuration's (AWS_DEFAULT_REGION, …)
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        if value is not None and not S3_TARGET.match(value):
+            raise _refuse(f"{value!r} is not an S3 location",
+                          "write s3://bucket or s3://bucket/folder")
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None:
+            _require_http_url(value)
+        return value
+
+
 class WebSettings(_Section):
     # Where `publisher serve` is reachable (subscribe, confirm, unsubscribe); default: base_url.
     url: str | None = None
@@ -190,6 +214,7 @@ class Settings(_Section):
     delivery: DeliverySettings = DeliverySettings()
     store: StoreSettings = StoreSettings()
     web: WebSettings = WebSettings()
+    deploy: DeploySettings = DeploySettings()
 
     @field_validator("base_url")
     @classmethod

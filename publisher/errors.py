@@ -116,3 +116,7 @@ class ScheduleError(PublisherError):
 
 class OutputError(PublisherError):
     """The output folder cannot be written."""
+
+
+class DeployError(PublisherError):
+    """The output cannot be uploaded (no credentials, no bucket, refused, unreachable)."""

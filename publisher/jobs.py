@@ -49,10 +49,13 @@ class SiteJobs:
     def run(self, schedule: Schedule, due_at: datetime) -> str:
         return ACTIONS[schedule.action](self, schedule, due_at)
 
-    def build(self, source: publish.Source | None = None) -> str:
-        """Publish as of now; ping the hubs about the feeds whose bytes changed."""
+    def build(self, schedule: Schedule, source: publish.Source | None = None) -> str:
+        """Publish as of now; deploy if the schedule says so; then ping the hubs about the
+        feeds whose bytes changed (after the deploy: hubs fetch from where readers do)."""
         report = publish.build(self.settings, fixed_clock(self.clock()), source=source)
         summary = build_summary(report)
+        if schedule.deploy:
+            summary += "; " + self.deploy()
         hubs = self.settings.feeds.hubs
         if hubs and report.changed_feeds:
             site = self.settings.site()
@@ -60,8 +63,19 @@ class SiteJobs:
             summary += "; " + self.notifier.notify(hubs, urls).summary()
         return summary
 
+    def deploy(self) -> str:
+        from publisher.deploy.upload import deploy
+
+        target = self.settings.deploy.target
+        assert target is not None  # the schedule file was refused without one
+        report = deploy(self.settings.output_path, target,
+                        endpoint_url=self.settings.deploy.endpoint_url,
+                        region=self.settings.deploy.region)
+        return (f"deployed {report.uploaded} of {report.uploaded + report.unchanged} files to "
+                f"{report.target}" + (f", removed {report.removed}" if report.removed else ""))
+
     def build_job(self, schedule: Schedule, due_at: datetime) -> str:
-        return self.build()
+        return self.build(schedule)
 
     def digest_job(self, schedule: Schedule, due_at: datetime) -> str:
         """Build the site and send the digest of `schedule` for `due_at`."""
@@ -73,7 +87,7 @@ class SiteJobs:
 
         def publish_site(changed: bool) -> None:
             if changed or not built:
-                built.append(self.build(source))
+                built.append(self.build(schedule, source))
 
         run = DigestRun(self.settings, self.store, self.clock, source, publish_site)
         plan = plan_of(schedule, due_at, default_plan(self.settings))

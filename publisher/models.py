@@ -227,5 +227,6 @@ class Schedule:
     min_items: int | None = None
     max_items: int | None = None
     enabled: bool = True
+    deploy: bool = False  # upload the output to `[deploy] target` after each build
     source: str = ""  # the file it was read from, for messages
     mailbox: str | None = None  # a bounces schedule's Maildir folder

@@ -154,3 +154,12 @@ def test_every_address_of_the_site_is_checked_once_at_load(tmp_path: Path) -> No
     ]
     good = BASE_CONFIG + '[email]\nfrom_address = " digest@example.org "\n'
     assert load_settings(write(tmp_path, good)).email.from_address == "digest@example.org"
+
+
+def test_the_deploy_target_must_be_an_s3_location(tmp_path: Path) -> None:
+    line = BASE_CONFIG.count("\n") + 2
+    assert messages(tmp_path, BASE_CONFIG + '[deploy]\ntarget = "https://bucket/x"\n') == [
+        f"publisher.toml:{line}: deploy.target: 'https://bucket/x' is not an S3 location\n"
+        "  hint: write s3://bucket or s3://bucket/folder"]
+    good = load_settings(write(tmp_path, BASE_CONFIG + '[deploy]\ntarget = "s3://my.site/news"\n'))
+    assert good.deploy.target == "s3://my.site/news"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from publisher.schedule.runs import JobStopped, run_due
 from publisher.store.database import Store
 from tests.build.test_websub import Hub, Sleeps, running
 from tests.conftest import BASE_CONFIG, SiteFactory, article
+from tests.postgres import NEEDS_POSTGRES, postgres_url
 
 NOW = datetime(2026, 11, 25, 12, 5, tzinfo=UTC)
 BUILD = Schedule("feed", "build", "UTC", every=timedelta(minutes=15))
@@ -85,7 +87,7 @@ def test_a_hub_that_fails_is_given_up_and_the_build_still_succeeds(
     down, up = Hub(default=503), Hub()
     root = site_with_hubs(make_site, down, up)
     with running(down, up), Store.open(f"sqlite:///{tmp_path / 'p.db'}") as store:
-        [outcome] = run_due([BUILD], store, fixed_clock(NOW), jobs(root), lock_dir=tmp_path)
+        [outcome] = run_due([BUILD], store, fixed_clock(NOW), jobs(root))
     assert outcome.outcome == "ok"
     assert len(down.pings) == 6 * 3 and len(up.pings) == 6
     assert outcome.message.endswith(f"; notified 1 of 2 hubs of 6 changed feeds; {down.url} "
@@ -121,7 +123,7 @@ def test_a_digest_schedule_builds_then_sends_once_per_due_time(
     root = digest_site(make_site, monkeypatch, "2026-11-25")
     settings = load_settings(root)
     with Store.open(settings.store_url) as store:
-        [outcome] = run_due([DIGEST], store, fixed_clock(NOW), jobs(root), lock_dir=root / "locks")
+        [outcome] = run_due([DIGEST], store, fixed_clock(NOW), jobs(root))
         assert outcome.outcome == "ok", outcome.message
         assert outcome.message.endswith("digest weekly-20261125-1200: 2 sent, 0 skipped, "
                                         "0 deferred, 0 uncertain, 0 gave up, 0 bounced")
@@ -202,3 +204,35 @@ def test_schedule_files_offer_exactly_the_registered_actions() -> None:
     from publisher.schedule.files import ScheduleFile
 
     assert set(get_args(ScheduleFile.model_fields["action"].annotation)) == set(ACTIONS)
+
+
+@NEEDS_POSTGRES
+def test_ticks_on_two_hosts_sharing_one_store_send_each_digest_once(
+        make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two checkouts of one site (two machines), two ticks each, all at once, on PostgreSQL."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "a test secret, long enough to sign with")
+    files: dict[str, str | bytes] = {
+        "content/a.md": article("A", "2026-11-25 08:00", id="a"),
+        "schedules/daily.toml": 'action = "digest"\ncron = "0 12 * * *"\ntimezone = "UTC"\n'}
+    hosts = [make_site(files, name=name) for name in ("host-a", "host-b")]
+    readers = [f"reader{n}@example.org" for n in range(40)]
+    for url in postgres_url():
+        env = {**os.environ, "PUBLISHER_STORE_URL": url}
+        with Store.open(url) as store:
+            for address in readers:
+                store.add_subscriber(address, now=NOW - timedelta(days=30))
+        ticks = [subprocess.Popen([sys.executable, "-c", "from publisher.cli import main; main()",
+                                   "--site", str(host), "tick", "--now", NOW.isoformat()],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for host in hosts * 2]
+        results = [tick.communicate(timeout=120) for tick in ticks]
+        with Store.open(url) as store:
+            digests = [r.digest.id for r in store.list_digests()]
+    assert [tick.returncode for tick in ticks] == [0, 0, 0, 0], results
+    assert digests == ["daily-20261125-1200"]
+    received = [address for host in hosts if (host / "outbox").is_dir() for address in
+                (m["To"] for m in mailbox.Maildir(host / "outbox", create=False))]
+    assert sorted(received) == sorted(readers)  # each reader once, from whichever host sent

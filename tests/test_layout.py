@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "publisher"
 ORCHESTRATORS = {"publisher.publish", "publisher.send", "publisher.jobs"}
 WINGS = ("content", "build", "digest", "mail", "delivery", "store", "subscribers", "schedule",
-         "web")
+         "web", "deploy")
 SHARED = ("errors", "models", "config", "clock", "text", "atomic", "lock", "theme", "scaffold")
 
 

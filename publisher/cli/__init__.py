@@ -64,6 +64,7 @@ COMMAND_MODULES = {
     "serve": "web_commands",
     "backup": "store_commands",
     "bounces": "bounce_commands",
+    "deploy": "deploy_command",
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import click
 
@@ -37,11 +36,6 @@ def _store(settings: Settings) -> Iterator[Store]:
         yield store
 
 
-def lock_dir(settings: Settings) -> Path:
-    """Where the per-schedule locks live: beside the build's state, out of the output."""
-    return settings.state_path / "locks"
-
-
 @cli.command()
 @click.option("--now", metavar="ISO-DATETIME",
               help="Act as if it were this moment (without an offset, in the site's timezone).")
@@ -63,7 +57,7 @@ def tick(app: AppContext, now: str | None) -> None:
     stop = StopRequest()
     with _store(settings) as store, stop_on_signals(stop):
         runner = SiteJobs(settings, clock, store, should_stop=stop.is_set)
-        outcomes = run_due(schedules, store, clock, runner, lock_dir=lock_dir(settings),
+        outcomes = run_due(schedules, store, clock, runner,
                            should_stop=stop.is_set, report=_echo)
     if failed(outcomes):
         raise click.exceptions.Exit(1)
@@ -95,7 +89,7 @@ def run_(app: AppContext) -> None:
     stop = StopRequest()
     with _store(settings) as store, stop_on_signals(stop):
         runner = SiteJobs(settings, system_clock, store, should_stop=stop.is_set)
-        serve(Daemon(schedules, store, system_clock, runner, lock_dir(settings), stop))
+        serve(Daemon(schedules, store, system_clock, runner, stop))
 
 
 @cli.group()

@@ -22,7 +22,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -32,8 +31,12 @@ from publisher.models import Clock, Schedule
 from publisher.schedule.runs import JobRunner, RunOutcome, local_time, run_due
 from publisher.schedule.times import next_due_times
 from publisher.store.database import Store
+from publisher.store.locks import Held, LockBusy
 
 log = logging.getLogger("publisher.schedule")
+
+LEADER_LOCK = "scheduler leader"
+LEAD_CHECK = 5.0  # seconds between a follower's tries, and between a leader's checks of its lock
 
 
 class StopRequest:
@@ -56,6 +59,12 @@ class StopRequest:
     def wait(self, poll: float = 0.2) -> None:
         while not self._requested:
             time.sleep(poll)
+
+    def sleep(self, seconds: float, poll: float = 0.2) -> None:
+        """Wait `seconds`, or less if a stop is requested meanwhile."""
+        deadline = time.monotonic() + seconds
+        while not self._requested and time.monotonic() < deadline:
+            time.sleep(min(poll, max(deadline - time.monotonic(), 0)))
 
 
 class DueTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 has no types
@@ -89,7 +98,6 @@ class Daemon:
     store: Store
     clock: Clock
     runner: JobRunner
-    lock_dir: Path
     stop: StopRequest = field(default_factory=StopRequest)
 
     @property
@@ -105,7 +113,7 @@ class Daemon:
         return self._run([schedule])
 
     def _run(self, schedules: Sequence[Schedule]) -> list[RunOutcome]:
-        return run_due(schedules, self.store, self.clock, self.runner, lock_dir=self.lock_dir,
+        return run_due(schedules, self.store, self.clock, self.runner,
                        should_stop=self.stop.is_set, report=log_outcome)
 
 
@@ -115,8 +123,34 @@ def log_outcome(outcome: RunOutcome) -> None:
     log.log(level, "%s", outcome.line(full=outcome.outcome == "failed"))
 
 
-def serve(daemon: Daemon) -> None:
-    """Catch up, then fire each schedule at its due times until the stop event is set."""
+def serve(daemon: Daemon, *, check: float = LEAD_CHECK) -> None:
+    """Lead the schedules when no other process does; otherwise wait, ready to take over.
+
+    Leading is holding the store's `LEADER_LOCK`: on PostgreSQL an advisory lock that
+    dies with its session, so when a leader's process or machine dies another
+    process takes over within `check` seconds of the server noticing (at most half a
+    minute), and catches up what came due meanwhile. The store's record of each
+    schedule's last due time means the new leader neither skips nor repeats one.
+    """
+    waiting = False
+    while not daemon.stop.is_set():
+        try:
+            with daemon.store.lock(LEADER_LOCK) as held:
+                _lead(daemon, held, check)
+                if daemon.stop.is_set():
+                    return
+                log.warning("lost the lead (the database session ended); waiting to lead again")
+                waiting = True
+        except LockBusy:
+            if not waiting:
+                log.info("another process leads the schedules; waiting to take over")
+                waiting = True
+            daemon.stop.sleep(check)
+    log.info("stopped")
+
+
+def _lead(daemon: Daemon, held: Held, check: float) -> None:
+    """Catch up, then fire each schedule at its due times until stopped or the lead is lost."""
     started = daemon.clock()
     log.info("starting with %d schedule(s); catching up on missed due times",
              len(daemon.enabled))
@@ -134,10 +168,12 @@ def serve(daemon: Daemon) -> None:
         when = job.next_run_time
         log.info("%s: next due %s", job.name,
                  local_time(when, job.args[0].timezone) if when else "never")
-    daemon.stop.wait()
+    while not daemon.stop.is_set() and held.alive():
+        daemon.stop.sleep(check)
     log.info("stopping: no new job starts; waiting for running jobs to reach a safe point")
     scheduler.shutdown(wait=True)
-    log.info("stopped")
+    if daemon.stop.is_set():
+        log.info("stopped")
 
 
 @contextmanager

@@ -42,6 +42,7 @@ class ScheduleFile(BaseModel):
     max_items: Annotated[int, Field(ge=1)] | None = None
     catch_up: Duration = DEFAULT_CATCH_UP
     enabled: bool = True
+    deploy: bool = False
 
     @field_validator("name")
     @classmethod
@@ -106,6 +107,11 @@ def read_schedule(path: Path, label: str, settings: Settings) -> Schedule:
                                    line=int(match.group(1)) if match else None,
                                    hint="see https://toml.io for the syntax")]) from None
     problems = _cross_check(data, label, text)
+    if data.get("deploy") is True and settings.deploy.target is None:
+        problems.append(Problem("there is nowhere to deploy to", path=label,
+                                line=key_lines(text).get("deploy"), key="deploy",
+                                hint='set [deploy] target = "s3://bucket/folder" in '
+                                "publisher.toml, or remove this line"))
     if "name" not in data and not _NAME.match(path.stem):
         problems.append(Problem(f"the file name {path.stem!r} cannot be a schedule name",
                                 path=label, key="name",
@@ -172,6 +178,7 @@ def _to_schedule(model: ScheduleFile, stem: str, label: str, settings: Settings)
         min_items=(model.min_items or settings.email.min_items) if digest else None,
         max_items=(model.max_items or settings.email.max_items) if digest else None,
         enabled=model.enabled,
+        deploy=model.deploy,
         source=label,
         mailbox=str(settings.path(model.mailbox)) if model.mailbox else None,
     )

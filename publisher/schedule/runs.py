@@ -9,7 +9,8 @@ and `publisher run` (called by the daemon whenever a schedule's due time comes):
 - A schedule never seen before behaves as if it had always been running: if one
   of its due times is less than `catch_up` ago, it runs now; otherwise it waits
   for the next one. Nothing before that is run or recorded.
-- A per-schedule file lock, taken without waiting, and a fresh read of the state
+- A per-schedule lock in the store (shared by every host), taken without waiting, and a
+  fresh read of the state
   once it is held, mean that two processes never handle the same due time: the
   second finds the lock busy (and leaves the schedule to the first) or finds
   the due time already handled.
@@ -21,17 +22,15 @@ and `publisher run` (called by the daemon whenever a schedule's due time comes):
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice, takewhile
-from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from publisher.errors import PublisherError, ScheduleError
-from publisher.lock import LockBusy, file_lock
+from publisher.lock import LockBusy
 from publisher.models import Clock, Schedule
 from publisher.schedule.times import iter_due
 from publisher.store.database import Store
@@ -124,7 +123,7 @@ def _missed(schedule: Schedule, after: datetime, until: datetime) -> Missed | No
 
 
 def run_due(schedules: Iterable[Schedule], store: Store, clock: Clock, runner: JobRunner, *,
-            lock_dir: Path, should_stop: Callable[[], bool] = lambda: False,
+            should_stop: Callable[[], bool] = lambda: False,
             report: Callable[[RunOutcome], None] | None = None) -> list[RunOutcome]:
     """Handle what is due for each enabled schedule, one after another.
 
@@ -143,18 +142,19 @@ def run_due(schedules: Iterable[Schedule], store: Store, clock: Clock, runner: J
             continue
         if should_stop():
             break
-        _run_one(schedule, store, clock, runner, lock_dir, emit)
+        _run_one(schedule, store, clock, runner, emit)
     return outcomes
 
 
-def lock_path(lock_dir: Path, name: str) -> Path:
-    return lock_dir / f"schedule-{re.sub(r'[^A-Za-z0-9._-]', '_', name)}.lock"
+def schedule_lock(name: str) -> str:
+    """The store lock a process holds while it handles a schedule's due times."""
+    return f"schedule {name}"
 
 
 def _run_one(schedule: Schedule, store: Store, clock: Clock, runner: JobRunner,
-             lock_dir: Path, emit: Callable[[RunOutcome], None]) -> None:
+             emit: Callable[[RunOutcome], None]) -> None:
     try:
-        with file_lock(lock_path(lock_dir, schedule.name), wait=False):
+        with store.lock(schedule_lock(schedule.name)):
             # Read the state only now: another process may have just handled a due time.
             state = store.get_schedule_state(schedule.name)
             last = state.last_due_at if state is not None else None

@@ -27,6 +27,7 @@ Schedule state
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -39,6 +40,7 @@ from publisher.models import Digest, Subscriber, make_digest_id
 from publisher.store.base import BATCH
 from publisher.store.deliveries import DeliveryLedger, LedgerEntry
 from publisher.store.engine import connect
+from publisher.store.locks import Held, hold
 from publisher.store.records import (
     Delivery,
     DigestRecord,
@@ -75,6 +77,10 @@ class Store(DeliveryLedger):
         """Open (and if empty, create) the database at `url`; `StoreError` if it cannot."""
         engine, conn = connect(url)
         return cls(engine, conn)
+
+    def lock(self, name: str, *, wait: bool = False) -> AbstractContextManager[Held]:
+        """A lock every process using this store shares (see `publisher.store.locks`)."""
+        return hold(self._engine, name, wait=wait)
 
     def close(self) -> None:
         with self._lock:

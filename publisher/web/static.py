@@ -33,40 +33,21 @@ import anyio.to_thread
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from publisher.build.feeds import FORMATS
+from publisher.build.media import (
+    BROWSER_FEED_TYPE,
+    HTML_TYPE,
+    NOT_FOUND_CACHE,
+    SHORT_CACHE,
+    XML_FEEDS,
+    cache_control,
+    compressible,
+    content_type,
+)
 
 CACHED_FILE_LIMIT = 1024 * 1024  # larger files are streamed, not kept in memory
 CACHE_BUDGET = 64 * 1024 * 1024  # bytes of file bodies kept at most
 GZIP_MINIMUM = 256  # smaller bodies are not worth compressing
 CHUNK = 64 * 1024
-HTML_TYPE = "text/html; charset=utf-8"
-
-SHORT_CACHE = "public, max-age=300"  # pages and feeds: a new article shows within minutes
-LONG_CACHE = "public, max-age=86400"  # stylesheets, images, fonts
-DEFAULT_CACHE = "public, max-age=3600"
-NOT_FOUND_CACHE = "no-cache"
-
-# A browser shows an RSS or Atom file as plain text (or downloads it) and ignores
-# its XSL stylesheet; sent as generic XML it applies the stylesheet and shows a
-# readable page. Feed readers do not ask for HTML, so they still get the feed type.
-BROWSER_FEED_TYPE = b"application/xml; charset=utf-8"
-_XML_FEEDS = tuple(f.media_type for f in FORMATS if f.is_xml)
-_BY_NAME = {f.file: f"{f.media_type}; charset=utf-8" for f in FORMATS}
-_BY_SUFFIX = {
-    ".html": HTML_TYPE, ".htm": HTML_TYPE, ".css": "text/css; charset=utf-8",
-    ".xsl": "text/xsl; charset=utf-8", ".xml": "application/xml; charset=utf-8",
-    ".json": "application/json; charset=utf-8", ".txt": "text/plain; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml",
-    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-    ".webp": "image/webp", ".avif": "image/avif", ".ico": "image/x-icon",
-    ".woff2": "font/woff2", ".woff": "font/woff", ".pdf": "application/pdf",
-    ".mp3": "audio/mpeg", ".mp4": "video/mp4", ".webm": "video/webm",
-}
-_LONG_CACHE_SUFFIXES = {".css", ".xsl", ".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp",
-                        ".avif", ".ico", ".woff2", ".woff"}
-_SHORT_CACHE_SUFFIXES = {".html", ".htm", ".xml", ".json", ".txt"}
-_COMPRESSIBLE = re.compile(r"^(text/|image/svg\+xml|application/(\S+\+)?(xml|json)|"
-                           r"application/javascript)")
 _ENTITY_TAG = re.compile(r'\s*(W/)?("[^"]*")\s*(?:,|$)')
 NOT_FOUND_PAGE = "404.html"
 _NOT_IN_304 = (b"content-type", b"content-encoding")
@@ -102,25 +83,6 @@ class StaticFile:
 
 def gzip_etag(etag: str) -> str:
     return etag[:-1] + '-gz"'
-
-
-def content_type(name: str) -> str:
-    """The media type of a published file, by its name."""
-    if name in _BY_NAME:
-        return _BY_NAME[name]
-    suffix = os.path.splitext(name)[1].lower()
-    return _BY_SUFFIX.get(suffix, "application/octet-stream")
-
-
-def cache_control(name: str) -> str:
-    suffix = os.path.splitext(name)[1].lower()
-    if suffix in _SHORT_CACHE_SUFFIXES:
-        return SHORT_CACHE
-    return LONG_CACHE if suffix in _LONG_CACHE_SUFFIXES else DEFAULT_CACHE
-
-
-def compressible(media_type: str) -> bool:
-    return _COMPRESSIBLE.match(media_type) is not None
 
 
 class FileCache:
@@ -184,7 +146,7 @@ def load(path: str) -> StaticFile:
     common = [(b"content-type", media.encode()),
               (b"last-modified", formatdate(mtime, usegmt=True).encode()),
               (b"cache-control", cache_control(name).encode())]
-    if media.startswith(_XML_FEEDS):
+    if media.startswith(XML_FEEDS):
         common.append((b"vary", b"Accept-Encoding, Accept"))
     elif compressible(media):
         common.append((b"vary", b"Accept-Encoding"))
@@ -341,7 +303,7 @@ async def respond(entry: StaticFile, headers: Headers, head_only: bool, send: Se
     packed = entry.gzip_body is not None and accepts_gzip(headers.get("accept-encoding"))
     etag = entry.gzip_etag if packed else entry.etag
     fields = entry.gzip_headers if packed else entry.headers
-    if entry.content_type.startswith(_XML_FEEDS) and "text/html" in headers.get("accept", ""):
+    if entry.content_type.startswith(XML_FEEDS) and "text/html" in headers.get("accept", ""):
         fields = [(k, BROWSER_FEED_TYPE if k == b"content-type" else v) for k, v in fields]
     if not_modified(headers, etag, entry.mtime):  # validators and caching only (RFC 9110)
         await _start(send, 304, [field for field in fields if field[0] not in _NOT_IN_304])

@@ -205,7 +205,7 @@ def test_hubs_are_advertised_in_every_format(make_site: SiteFactory, clock) -> N
 def test_every_registered_format_is_built_linked_and_served_by_its_type(built: Path) -> None:
     """The build, the pages' autodiscovery links and the service read one registry."""
     from publisher.build.feeds import FORMATS
-    from publisher.web.static import content_type
+    from publisher.build.media import content_type
 
     index = (built / "index.html").read_text()
     tag_page = (built / "tags/transport/index.html").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from publisher.models import Schedule
 from publisher.schedule.daemon import Daemon, DueTrigger, StopRequest
 from publisher.store.database import Store
 from tests.conftest import SiteFactory, article
+from tests.postgres import NEEDS_POSTGRES, postgres_url
 from tests.schedule.test_runs import Clock, Recorder
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -64,7 +66,7 @@ def test_the_daemon_runs_a_daily_job_once_a_day_through_a_change(
         store: Store, tmp_path: Path, days: tuple[int, int, int]) -> None:
     start = datetime(*days, 8, tzinfo=CHICAGO)
     clock, runner = Clock(start), Recorder()
-    daemon = Daemon([MORNING, QUARTER], store, clock, runner, tmp_path / "locks")
+    daemon = Daemon([MORNING, QUARTER], store, clock, runner)
     daemon.catch_up()
     run_daemon(daemon, clock, start + timedelta(days=4), lag=timedelta(seconds=2))
     mornings = [due.astimezone(CHICAGO) for name, due in runner.calls if name == "morning"]
@@ -80,7 +82,7 @@ def test_the_daemon_runs_a_daily_job_once_a_day_through_a_change(
 
 def test_a_late_firing_catches_up_within_the_daemon_too(store: Store, tmp_path: Path) -> None:
     clock, runner = Clock(datetime(2026, 11, 23, 6, 55, tzinfo=CHICAGO)), Recorder()
-    daemon = Daemon([QUARTER], store, clock, runner, tmp_path / "locks")
+    daemon = Daemon([QUARTER], store, clock, runner)
     daemon.catch_up()
     clock.now += timedelta(hours=3)  # the machine slept through nine due times
     daemon.fire(QUARTER)
@@ -91,7 +93,7 @@ def test_a_late_firing_catches_up_within_the_daemon_too(store: Store, tmp_path: 
 def test_once_stop_is_requested_no_job_starts(store: Store, tmp_path: Path) -> None:
     clock, runner = Clock(datetime(2026, 11, 23, 7, 5, tzinfo=CHICAGO)), Recorder()
     stop = StopRequest()
-    daemon = Daemon([MORNING, QUARTER], store, clock, runner, tmp_path / "locks", stop)
+    daemon = Daemon([MORNING, QUARTER], store, clock, runner, stop)
     stop.set()
     assert daemon.catch_up() == [] and daemon.fire(QUARTER) == []
     assert runner.calls == []
@@ -145,3 +147,56 @@ def test_publisher_run_catches_up_then_exits_0_promptly_on_a_signal(
                              "a safe point", "stopped"]
     assert (root / "public/feed.json").is_file()
     assert datetime.now(UTC) > datetime(2026, 1, 1, tzinfo=UTC)  # the real clock drove it
+
+
+class Runner:
+    """A real `publisher run` process whose log lines are read as they come."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from publisher.cli import main; main()", "--site",
+             str(root), "run"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=env)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.reader = threading.Thread(target=read_lines, args=(self.process.stderr, self.lines),
+                                       daemon=True)
+        self.reader.start()
+
+    def wait_for(self, text: str, timeout: float = 60) -> float:
+        started = time.monotonic()
+        wait_for(self.lines, text, self.seen, timeout)
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.reader.join(timeout=5)
+        self.process.stderr.close()  # type: ignore[union-attr]
+
+
+@NEEDS_POSTGRES
+def test_one_of_two_schedulers_leads_and_the_other_takes_over_when_it_dies(
+        make_site: SiteFactory) -> None:
+    """Two `publisher run` on one PostgreSQL store, as on two machines: one leads; SIGKILL it."""
+    root = make_site({"content/a.md": article("A", "2026-11-01", id="a"),
+                      "schedules/feed.toml": 'action = "build"\nevery = "1d"\n'
+                                             'catch_up = "2d"\n'})
+    for url in postgres_url():
+        env = {**os.environ, "PUBLISHER_STORE_URL": url}
+        first = Runner(root, env)
+        try:
+            first.wait_for("feed: next due")
+            second = Runner(root, env)
+            try:
+                second.wait_for("another process leads the schedules; waiting to take over")
+                first.process.kill()
+                took = second.wait_for("starting with 1 schedule(s)")
+                second.wait_for("feed: next due")
+            finally:
+                second.close()
+        finally:
+            first.close()
+    assert took < 30
+    ran = [line for line in first.seen + second.seen if "feed: ok" in line]
+    assert len(ran) == 1, ran  # the due time the first leader ran is not run again

@@ -14,9 +14,8 @@ from click.testing import CliRunner
 
 from publisher.cli import cli
 from publisher.errors import ContentError, Problem
-from publisher.lock import file_lock
 from publisher.models import Schedule
-from publisher.schedule.runs import JobStopped, RunOutcome, lock_path, run_due
+from publisher.schedule.runs import JobStopped, RunOutcome, run_due, schedule_lock
 from publisher.store.database import Store
 from publisher.text import parse_duration
 from tests.conftest import SiteFactory, article
@@ -63,14 +62,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield opened
 
 
-@pytest.fixture
-def lock_dir(tmp_path: Path) -> Path:
-    return tmp_path / "locks"
-
-
-def tick(schedules: list[Schedule], store: Store, now: datetime, runner: Recorder,
-         lock_dir: Path) -> list[tuple[str, str, datetime | None, str]]:
-    outcomes = run_due(schedules, store, Clock(now), runner, lock_dir=lock_dir)
+def tick(schedules: list[Schedule], store: Store, now: datetime, runner: Recorder
+         ) -> list[tuple[str, str, datetime | None, str]]:
+    outcomes = run_due(schedules, store, Clock(now), runner)
     return [(o.schedule.name, o.outcome, o.due_at, o.message) for o in outcomes]
 
 
@@ -81,34 +75,32 @@ def state(store: Store, name: str) -> tuple[datetime | None, str, str] | None:
 
 # -- a schedule's first pass -----------------------------------------------------------
 
-def test_a_new_schedule_runs_a_due_time_within_catch_up_once(store: Store,
-                                                            lock_dir: Path) -> None:
+def test_a_new_schedule_runs_a_due_time_within_catch_up_once(store: Store) -> None:
     runner = Recorder()
     now = MON_0700 + timedelta(hours=2)
-    assert tick([daily()], store, now, runner, lock_dir) == [
+    assert tick([daily()], store, now, runner) == [
         ("digest", "ok", MON_0700, "ran digest")]
     assert state(store, "digest") == (MON_0700, "ok", "ran digest")
-    assert tick([daily()], store, now + timedelta(minutes=5), runner, lock_dir) == []
+    assert tick([daily()], store, now + timedelta(minutes=5), runner) == []
     assert runner.calls == [("digest", MON_0700)]
 
 
-def test_a_new_schedule_does_not_run_the_past_beyond_catch_up(store: Store,
-                                                             lock_dir: Path) -> None:
+def test_a_new_schedule_does_not_run_the_past_beyond_catch_up(store: Store) -> None:
     runner = Recorder()
-    assert tick([daily()], store, MON_0700 + timedelta(hours=7), runner, lock_dir) == []
+    assert tick([daily()], store, MON_0700 + timedelta(hours=7), runner) == []
     assert runner.calls == [] and state(store, "digest") is None
-    assert tick([daily()], store, MON_0700 + DAY, runner, lock_dir) == [
+    assert tick([daily()], store, MON_0700 + DAY, runner) == [
         ("digest", "ok", MON_0700 + DAY, "ran digest")]
 
 
 # -- missed runs ----------------------------------------------------------------------
 
 def test_three_missed_days_run_once_and_the_older_ones_are_recorded_skipped(
-        store: Store, lock_dir: Path) -> None:
+        store: Store) -> None:
     runner = Recorder()
-    tick([daily()], store, MON_0700, runner, lock_dir)
+    tick([daily()], store, MON_0700, runner)
     thursday = MON_0700 + 3 * DAY
-    assert tick([daily()], store, thursday + timedelta(hours=1), runner, lock_dir) == [
+    assert tick([daily()], store, thursday + timedelta(hours=1), runner) == [
         ("digest", "skipped", None, "2 missed due times older than the 6h catch-up: "
          "2026-11-24 07:00 CST, 2026-11-25 07:00 CST"),
         ("digest", "ok", thursday, "ran digest"),
@@ -117,26 +109,25 @@ def test_three_missed_days_run_once_and_the_older_ones_are_recorded_skipped(
     assert state(store, "digest") == (thursday, "ok", "ran digest")
 
 
-def test_missed_runs_all_too_old_are_recorded_and_nothing_runs(store: Store,
-                                                               lock_dir: Path) -> None:
+def test_missed_runs_all_too_old_are_recorded_and_nothing_runs(store: Store) -> None:
     runner = Recorder()
-    tick([daily()], store, MON_0700, runner, lock_dir)
+    tick([daily()], store, MON_0700, runner)
     later = MON_0700 + 3 * DAY + timedelta(hours=8)
     message = ("3 missed due times older than the 6h catch-up: 2026-11-24 07:00 CST, "
                "2026-11-25 07:00 CST, 2026-11-26 07:00 CST")
-    assert tick([daily()], store, later, runner, lock_dir) == [
+    assert tick([daily()], store, later, runner) == [
         ("digest", "skipped", None, message)]
     assert state(store, "digest") == (MON_0700 + 3 * DAY, "skipped", message)
-    assert tick([daily()], store, later, runner, lock_dir) == []
+    assert tick([daily()], store, later, runner) == []
     assert runner.calls == [("digest", MON_0700)]
 
 
-def test_many_missed_runs_are_summed_up_in_one_record(store: Store, lock_dir: Path) -> None:
+def test_many_missed_runs_are_summed_up_in_one_record(store: Store) -> None:
     quarter = Schedule("feed", "build", CHICAGO, every=timedelta(minutes=15),
                        catch_up=timedelta(hours=1))
     runner = Recorder()
-    tick([quarter], store, MON_0700, runner, lock_dir)
-    [skipped, ran] = tick([quarter], store, MON_0700 + DAY, runner, lock_dir)
+    tick([quarter], store, MON_0700, runner)
+    [skipped, ran] = tick([quarter], store, MON_0700 + DAY, runner)
     assert skipped[1:3] == ("skipped", None)
     assert skipped[3] == (  # 07:15 to 05:45 the next day; 06:00 to 07:00 are within the hour
         "91 missed due times older than the 1h catch-up: 2026-11-23 07:15 CST, "
@@ -148,41 +139,40 @@ def test_many_missed_runs_are_summed_up_in_one_record(store: Store, lock_dir: Pa
 # -- changes, failures, stops ---------------------------------------------------------
 
 def test_a_schedule_changed_between_runs_does_not_run_the_past_again(
-        store: Store, lock_dir: Path) -> None:
+        store: Store) -> None:
     runner = Recorder()
-    tick([daily()], store, MON_0700, runner, lock_dir)
+    tick([daily()], store, MON_0700, runner)
     earlier = daily(cron="0 6 * * *")  # moved to 06:00 after the 07:00 run went out
-    assert tick([earlier], store, MON_0700 + timedelta(hours=1), runner, lock_dir) == []
+    assert tick([earlier], store, MON_0700 + timedelta(hours=1), runner) == []
     tuesday_0600 = MON_0700 + DAY - timedelta(hours=1)
-    assert tick([earlier], store, tuesday_0600, runner, lock_dir) == [
+    assert tick([earlier], store, tuesday_0600, runner) == [
         ("digest", "ok", tuesday_0600, "ran digest")]
     elsewhere = replace(earlier, timezone="Europe/Lisbon")  # 06:00 Lisbon is 00:00 Chicago
-    assert tick([elsewhere], store, tuesday_0600 + timedelta(hours=2), runner, lock_dir) == []
+    assert tick([elsewhere], store, tuesday_0600 + timedelta(hours=2), runner) == []
     wednesday = datetime(2026, 11, 25, 6, tzinfo=UTC)
-    assert tick([elsewhere], store, wednesday, runner, lock_dir)[0][1:3] == ("ok", wednesday)
+    assert tick([elsewhere], store, wednesday, runner)[0][1:3] == ("ok", wednesday)
     assert len(runner.calls) == 3
 
 
 def test_a_failure_is_recorded_the_others_still_run_and_the_next_due_time_tries_again(
-        store: Store, lock_dir: Path) -> None:
+        store: Store) -> None:
     problem = ContentError([Problem("missing date", path="content/a.md", line=1, key="date")])
     runner = Recorder({"a": problem, "b": RuntimeError("disk on fire")})
     schedules = [daily("a"), daily("b"), daily("c")]
-    assert tick(schedules, store, MON_0700, runner, lock_dir) == [
+    assert tick(schedules, store, MON_0700, runner) == [
         ("a", "failed", MON_0700, "1 problem found\ncontent/a.md:1: date: missing date"),
         ("b", "failed", MON_0700, "unexpected error: RuntimeError: disk on fire"),
         ("c", "ok", MON_0700, "ran c"),
     ]
     assert state(store, "a") == (MON_0700, "failed",
                                  "1 problem found\ncontent/a.md:1: date: missing date")
-    assert tick(schedules, store, MON_0700 + timedelta(hours=1), runner, lock_dir) == []
+    assert tick(schedules, store, MON_0700 + timedelta(hours=1), runner) == []
     runner.failures.clear()
-    assert [o[:3] for o in tick(schedules, store, MON_0700 + DAY, runner, lock_dir)] == [
+    assert [o[:3] for o in tick(schedules, store, MON_0700 + DAY, runner)] == [
         ("a", "ok", MON_0700 + DAY), ("b", "ok", MON_0700 + DAY), ("c", "ok", MON_0700 + DAY)]
 
 
-def test_a_stopped_job_leaves_its_due_time_to_the_next_pass(store: Store,
-                                                            lock_dir: Path) -> None:
+def test_a_stopped_job_leaves_its_due_time_to_the_next_pass(store: Store) -> None:
     stopping = {"now": False}
 
     class Stops(Recorder):
@@ -193,26 +183,25 @@ def test_a_stopped_job_leaves_its_due_time_to_the_next_pass(store: Store,
 
     runner = Stops()
     outcomes = run_due([daily("a"), daily("b")], store, Clock(MON_0700), runner,
-                       lock_dir=lock_dir, should_stop=lambda: stopping["now"])
+                       should_stop=lambda: stopping["now"])
     assert [(o.schedule.name, o.outcome) for o in outcomes] == [("a", "stopped")]
     assert state(store, "a") == (None, "stopped",
                                  "stopped after 40 of 90 messages; the rest go next time")
     runner = Recorder()
-    assert tick([daily("a")], store, MON_0700 + timedelta(minutes=5), runner, lock_dir) == [
+    assert tick([daily("a")], store, MON_0700 + timedelta(minutes=5), runner) == [
         ("a", "ok", MON_0700, "ran a")]
 
 
-def test_a_disabled_schedule_never_runs(store: Store, lock_dir: Path) -> None:
+def test_a_disabled_schedule_never_runs(store: Store) -> None:
     runner = Recorder()
-    assert tick([daily(enabled=False)], store, MON_0700, runner, lock_dir) == []
+    assert tick([daily(enabled=False)], store, MON_0700, runner) == []
     assert runner.calls == [] and state(store, "digest") is None
 
 
-def test_a_schedule_locked_by_another_process_is_left_to_it(store: Store,
-                                                            lock_dir: Path) -> None:
+def test_a_schedule_locked_by_another_process_is_left_to_it(store: Store) -> None:
     runner = Recorder()
-    with file_lock(lock_path(lock_dir, "a"), wait=False):
-        assert tick([daily("a"), daily("b")], store, MON_0700, runner, lock_dir) == [
+    with store.lock(schedule_lock("a")):
+        assert tick([daily("a"), daily("b")], store, MON_0700, runner) == [
             ("a", "busy", None, "another process is running this schedule; left to it"),
             ("b", "ok", MON_0700, "ran b"),
         ]

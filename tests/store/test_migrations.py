@@ -20,7 +20,8 @@ from sqlalchemy import create_engine, inspect, text
 from publisher.store.database import Store
 from publisher.store.migrate import head_revision, upgrade
 from publisher.store.schema import REVISION
-from tests.store.test_store import PG_ENV, POSTGRES, _postgres_url
+from tests.postgres import PG_ENV, postgres_url
+from tests.store.test_store import POSTGRES
 
 DUMP = Path(__file__).parents[1] / "data" / "store" / "v1-sqlite.sql"
 DIGEST = "digest-20261120-0700"
@@ -50,7 +51,7 @@ def v1_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         conn.close()
         yield f"sqlite:///{path}"
         return
-    for url in _postgres_url():
+    for url in postgres_url():
         engine = create_engine(url)
         with engine.begin() as conn:
             upgrade(conn, None, target="0001")
@@ -129,7 +130,7 @@ def test_an_upgraded_store_has_the_tables_of_a_new_one(v1_store: str, tmp_path: 
         assert _shape(v1_store) == _shape(fresh)
         assert _without_rowid(v1_store) == _without_rowid(fresh) == {"deliveries"}
         return
-    for fresh in _postgres_url():
+    for fresh in postgres_url():
         Store.open(fresh).close()
         assert _shape(v1_store) == _shape(fresh)
 

@@ -9,20 +9,19 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, event
 
 from publisher.errors import StoreError
 from publisher.models import Subscriber
 from publisher.store.database import Delivery, NewSubscriber, Store
 from tests.conftest import NOW
+from tests.postgres import PG_ENV, postgres_url
 
-PG_ENV = "PUBLISHER_TEST_POSTGRES_URL"
 LATER = NOW + timedelta(hours=1)
 
 
@@ -32,28 +31,12 @@ POSTGRES = pytest.param("postgresql", marks=pytest.mark.skipif(
     "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
 
 
-def _postgres_url() -> Iterator[str]:
-    """A URL whose tables land in a schema made for one test and dropped after it."""
-    base = os.environ[PG_ENV]
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield make_url(base).update_query_dict(
-            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", POSTGRES])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'publisher.db'}"
     else:
-        yield from _postgres_url()
+        yield from postgres_url()
 
 
 @pytest.fixture
