@@ -23,7 +23,7 @@ BROKEN_HINT = "\n  hint: delete it: it is not text, only the trace of a broken c
 
 
 def problems_of(text: str) -> list[str]:
-    fields, problems = frontmatter.parse(text, "a.md", UTC)
+    _, problems = frontmatter.parse(text, "a.md", UTC)
     return [str(p) for p in problems]
 
 
@@ -151,8 +151,8 @@ def test_a_character_yaml_reads_as_a_line_break_is_named() -> None:
      "assign one, or delete the character"),
     ("slug: " + "a" * 201, "a.md:4: slug: the slug is 201 bytes long; a folder name may have at "
      "most 200\n  hint: shorten it to a few words"),
-    ('slug: "ferry\\nfares"', "a.md:4: slug: slug 'ferry\\nfares' is not usable in a URL\n  hint: use "
-     "lowercase letters, digits and hyphens, e.g. 'ferry-fares'"),
+    ('slug: "ferry\\nfares"', "a.md:4: slug: slug 'ferry\\nfares' is not usable in a URL\n"
+     "  hint: use lowercase letters, digits and hyphens, e.g. 'ferry-fares'"),
     ("tags: ['<b>news</b>']", "a.md:4: tags: tag '<b>news</b>' holds markup\n  hint: write "
      "the tag as plain text"),
     ("tags: [" + ", ".join(f"t{i}" for i in range(101)) + "]", "a.md:4: tags: 101 tags; an "
