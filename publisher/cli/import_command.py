@@ -19,6 +19,9 @@ def _tags(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -
     tags: dict[str, str] = {}
     for value in values:
         name = " ".join(value.split())
+        if not name.isprintable() or "<" in name or ">" in name:
+            raise click.BadParameter(f"tag {value!r} holds a control character or markup", ctx,
+                                     param)
         if not slugify(name):
             raise click.BadParameter(f"tag {value!r} has no letters or digits", ctx, param)
         tags.setdefault(slugify(name), name)
@@ -57,7 +60,9 @@ def import_(app: AppContext, files: tuple[Path, ...], date_text: str | None,
     options = ImportOptions(date=_date(app, date_text), tags=tags, draft=draft)
     report = import_files(files, app.settings, options)
     for done in report.imported:
-        click.echo(f"imported {done.source} as {done.target}")
+        note = f" ({plural(done.left_out, 'invisible control character')} left out)" \
+            if done.left_out else ""
+        click.echo(f"imported {done.source} as {done.target}{note}")
     count = len(report.imported)
     click.echo(f"imported {count} of {plural(len(files), 'file')}")
     if report.problems:
