@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import string
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,7 +30,14 @@ from pydantic_core import PydanticCustomError
 
 from publisher.errors import ConfigError, Problem
 from publisher.models import Author, Site
-from publisher.text import is_plain_address, parse_duration
+from publisher.text import (
+    character_name,
+    is_plain_address,
+    parse_duration,
+    plural,
+    url_problem,
+    xml_unsafe,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -44,7 +53,28 @@ def _duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 """A duration as written in TOML ('15m', '6h', '7d', '2w'), checked and read at load."""
 
+
+def _text(value: object) -> object:
+    if isinstance(value, str) and (bad := xml_unsafe(value)):
+        raise _refuse(f"holds {character_name(bad)}, which no feed or page can carry",
+                      "delete it: it is invisible in most editors")
+    return value
+
+
+def _folder(value: object) -> object:
+    if isinstance(value, str) and (not value.strip() or re.search(r"[\x00-\x1f\x7f]", value)):
+        raise _refuse(f"{value!r} is not a folder name",
+                      "write a folder relative to the site, such as \"public\"")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+"""Text shown in feeds, pages or mail: nothing XML 1.0 cannot carry."""
+Folder = Annotated[str, AfterValidator(_folder)]
+"""A folder of the site, relative to it (or absolute)."""
+
 CONFIG_NAME = "publisher.toml"
+SIGNING_KEY_BYTES = 32  # what `secrets.token_urlsafe(32)` gives, and more than HMAC-SHA1 needs
 SITE_ENV = "PUBLISHER_SITE"
 
 
@@ -53,7 +83,7 @@ class _Section(BaseModel):
 
 
 class AuthorSettings(_Section):
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[Text, Field(min_length=1)]
     email: str | None = None
     url: str | None = None
 
@@ -83,7 +113,7 @@ class PageSettings(_Section):
 
 class EmailSettings(_Section):
     from_address: str = "digest@example.org"
-    from_name: str = ""
+    from_name: Text = ""
     reply_to: str | None = None
     subject: str = "{{ site.title }}: {{ digest.title }}"
     unsubscribe_mailto: str | None = None
@@ -110,7 +140,7 @@ class EmailSettings(_Section):
 
 class DeliverySettings(_Section):
     transport: Literal["outbox", "smtp"] = "outbox"
-    outbox_dir: str = "outbox"
+    outbox_dir: Folder = "outbox"
     host: str = "localhost"
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     security: Literal["starttls", "ssl", "none"] = "starttls"
@@ -149,20 +179,20 @@ class Settings(_Section):
     """The whole site configuration; `root` is the folder holding `publisher.toml`."""
 
     root: Path = Path()
-    title: Annotated[str, Field(min_length=1)]
-    description: str = ""
+    title: Annotated[Text, Field(min_length=1)]
+    description: Text = ""
     base_url: str
     language: str = "en"
     timezone: str = "UTC"
     author: AuthorSettings
-    postal_address: str = ""
+    postal_address: Text = ""
     permalink: str = "{year}/{month}/{slug}/"
-    content_dir: str = "content"
-    output_dir: str = "public"
-    static_dir: str = "static"
-    templates_dir: str = "templates"
-    schedules_dir: str = "schedules"
-    digests_dir: str = "digests"  # the web copies of sent digests, an input of the archive
+    content_dir: Folder = "content"
+    output_dir: Folder = "public"
+    static_dir: Folder = "static"
+    templates_dir: Folder = "templates"
+    schedules_dir: Folder = "schedules"
+    digests_dir: Folder = "digests"  # the web copies of sent digests, an input of the archive
     feeds: FeedSettings = FeedSettings()
     pages: PageSettings = PageSettings()
     email: EmailSettings = EmailSettings()
@@ -174,6 +204,9 @@ class Settings(_Section):
     @classmethod
     def _base_url(cls, value: str) -> str:
         _require_http_url(value)
+        if "?" in value or "#" in value:
+            raise ValueError(f"{value!r} has a query or a fragment; articles' URLs are made "
+                             "by adding their path to it, e.g. 'https://example.org/news/'")
         return value if value.endswith("/") else value + "/"
 
     @property
@@ -185,7 +218,7 @@ class Settings(_Section):
     @field_validator("language")
     @classmethod
     def _language(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", value):
+        if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", value):
             raise ValueError(f"{value!r} is not a language tag such as 'en' or 'pt-BR'")
         return value
 
@@ -203,15 +236,15 @@ class Settings(_Section):
     @field_validator("permalink")
     @classmethod
     def _permalink(cls, value: str) -> str:
-        names = set(re.findall(r"{(\w+)}", value))
+        names = _placeholders(value)
         if "slug" not in names:
             raise ValueError("must contain {slug}, e.g. '{year}/{month}/{slug}/'")
-        unknown = names - {"year", "month", "day", "slug"}
-        if unknown:
-            first = sorted(unknown)[0]
-            raise ValueError(f"unknown placeholder {{{first}}}; use year, month, day, slug")
         if not value.endswith("/") or value.startswith("/"):
             raise ValueError("must be a folder path relative to base_url, ending in '/'")
+        sample = value.format(year="2026", month="11", day="03", slug="s")
+        if any(part in ("", ".", "..") for part in sample[:-1].split("/")):
+            raise ValueError(f"{value!r} has an empty, '.' or '..' folder; every folder of an "
+                             "article's path must have a name, e.g. '{year}/{slug}/'")
         return value
 
     # Paths are resolved against the site root so that commands work from anywhere.
@@ -273,6 +306,21 @@ class Settings(_Section):
             )
         return value
 
+    def signing_key(self, purpose: str) -> str:
+        """The secret that signs subscribers' links: from the environment, and long enough
+        that it cannot be guessed."""
+        env = self.web.secret_env
+        value = self.secret(env, purpose)
+        size = len(value.encode())
+        if size < SIGNING_KEY_BYTES:
+            raise ConfigError([Problem(
+                f"the environment variable {env} holds {plural(size, 'byte')}; a key that "
+                f"signs links needs at least {SIGNING_KEY_BYTES}",
+                hint=f"generate one: export {env}=\"$(python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')\"; links signed with the old key stop "
+                "working")])
+        return value
+
 
 def _refuse(message: str, hint: str) -> PydanticCustomError:
     """A validation error that carries its hint to the `Problem` it becomes."""
@@ -288,8 +336,36 @@ def _address(value: str) -> str:
 
 
 def _require_http_url(value: str) -> None:
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise ValueError(f"{value!r} is not an absolute http(s) URL, e.g. 'https://example.org/'")
+    reason = url_problem(value)
+    if reason:
+        why = "" if reason == "it is not an absolute http(s) URL" else f" ({reason})"
+        raise ValueError(f"{value!r} is not an absolute http(s) URL{why}, e.g. "
+                         "'https://example.org/'")
+
+
+_PLACEHOLDERS = ("year", "month", "day", "slug")
+
+
+def _placeholders(permalink: str) -> set[str]:
+    """The placeholders of a permalink, each a bare `{name}` (no format, no conversion)."""
+    try:
+        parsed = list(string.Formatter().parse(permalink))
+    except ValueError as exc:
+        raise ValueError(f"{permalink!r} is not a permalink: {exc}; write a literal brace "
+                         "nowhere, e.g. '{year}/{month}/{slug}/'") from None
+    names = set()
+    for literal, name, spec, conversion in parsed:
+        if re.search(r"[^A-Za-z0-9._~/-]", literal):
+            raise ValueError(f"{permalink!r}: the text between placeholders may only hold "
+                             "letters, digits, '.', '_', '~', '-' and '/'")
+        if name is None:
+            continue
+        if name not in _PLACEHOLDERS or spec or conversion:
+            raise ValueError(f"unknown placeholder {{{name}{'!' + conversion if conversion else ''}"
+                             f"{':' + spec if spec else ''}}}; use {{year}}, {{month}}, {{day}} "
+                             "and {slug}")
+        names.add(name)
+    return names
 
 
 def find_site_root(start: Path | None = None) -> Path:
@@ -327,7 +403,64 @@ def load_settings(root: Path) -> Settings:
         line = _toml_error_line(str(exc))
         raise ConfigError([Problem(f"not valid TOML: {exc}", path=label, line=line,
                                    hint="see https://toml.io for the syntax")]) from None
-    return validate_model(Settings, {**data, "root": root}, label, text)
+    settings = validate_model(Settings, {**data, "root": root}, label, text)
+    problems = folder_problems(settings, label, key_lines(text))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+# The folders a build reads or keeps: the output folder may be none of them, hold none of
+# them and lie inside none of them, or a build would write over its own inputs.
+_INPUT_FOLDERS = ("content_dir", "templates_dir", "static_dir", "digests_dir", "schedules_dir")
+
+
+def folder_problems(settings: Settings, label: str, lines: dict[str, int]) -> list[Problem]:
+    """What in the folder settings would write the site over its own inputs.
+
+    Paths are resolved (links followed) before they are compared.
+    """
+    problems: list[Problem] = []
+    output = settings.output_path
+    root = settings.root.resolve()
+    if output == root or output in root.parents:
+        return [*problems, _output_problem("the site folder itself" if output == root else
+                                           "a folder that holds the site", label, lines)]
+    folders = [(key, settings.path(getattr(settings, key))) for key in _INPUT_FOLDERS]
+    for key, folder in [*folders, ("the state folder .publisher", settings.state_path)]:
+        if output == folder or output in folder.parents or folder in output.parents:
+            where = "is" if output == folder else "lies inside" if folder in output.parents \
+                else "holds"
+            problems.append(_output_problem(f"{where} {key} ({str(folder)!r})", label, lines,
+                                            relation=True))
+    return problems
+
+
+def require_content_folder(settings: Settings) -> None:
+    """Refuse to read articles from a folder that is not there (a typo, an unmounted volume):
+    a build would take it for a site without articles and remove every article page."""
+    content = settings.content_path
+    if content.is_dir():
+        return
+    path = settings.root / CONFIG_NAME
+    try:
+        line = key_lines(path.read_text("utf-8-sig")).get("content_dir")
+    except (OSError, UnicodeDecodeError):
+        line = None
+    what = "is not a folder" if content.exists() else "does not exist"
+    raise ConfigError([Problem(
+        f"the content folder {settings.content_dir!r} {what} ({content})",
+        path=str(path) if settings.root != Path() else CONFIG_NAME, line=line, key="content_dir",
+        hint="create it, or correct content_dir; a build from a missing folder would remove "
+        "every article page")])
+
+
+def _output_problem(what: str, label: str, lines: dict[str, int], *, relation: bool = False
+                    ) -> Problem:
+    message = f"the output folder {what}" if relation else f"the output folder is {what}"
+    return Problem(message, path=label, line=lines.get("output_dir"), key="output_dir",
+                   hint="a build replaces what is in its output folder: give it a folder of its "
+                   "own, such as \"public\"")
 
 
 def validate_model(model: type[M], data: dict[str, Any], label: str, text: str) -> M:
@@ -351,8 +484,10 @@ def _problem_from(err: Any, model: type[BaseModel], label: str, lines: dict[str,
         hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
         return Problem("unknown key", path=label, line=line, key=key, hint=hint)
     if kind == "missing":
-        return Problem("required key is missing", path=label, line=line, key=key,
-                       hint=f"add `{loc[-1]} = ...`")
+        table = _is_table(model, loc)
+        return Problem(f"required {'table' if table else 'key'} is missing", path=label,
+                       line=line, key=key, hint=_missing_hint(model, loc) if table
+                       else f"add `{loc[-1]} = ...`")
     given = (err.get("ctx") or {}).get("hint")
     return Problem(_message(err), path=label, line=line, key=key,
                    hint=str(given) if given else None)
@@ -363,11 +498,17 @@ def _message(err: Any) -> str:
     ctx = err.get("ctx") or {}
     simple = {
         "string_too_short": "must not be empty",
+        "too_short": "must not be empty",
         "greater_than_equal": f"must be at least {ctx.get('ge')}",
         "greater_than": f"must be more than {ctx.get('gt')}",
         "less_than_equal": f"must be at most {ctx.get('le')}",
         "int_parsing": "must be a whole number",
         "int_type": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "tuple_type": "must be a list, e.g. [\"a\", \"b\"]",
+        "list_type": "must be a list, e.g. [\"a\", \"b\"]",
+        "float_type": "must be a number",
+        "string_too_long": f"must be at most {ctx.get('max_length')} characters",
         "float_parsing": "must be a number",
         "bool_parsing": "must be true or false",
         "bool_type": "must be true or false",
@@ -382,6 +523,29 @@ def _message(err: Any) -> str:
         return str(ctx["message"])
     message = str(err["msg"]).removeprefix("Value error, ")
     return message[0].lower() + message[1:]
+
+
+def _is_table(model: type[BaseModel], loc: list[str]) -> bool:
+    current: Any = model
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return False
+        current = field.annotation
+    return isinstance(current, type) and issubclass(current, BaseModel)
+
+
+def _missing_hint(model: type[BaseModel], loc: list[str]) -> str:
+    required = [k for k, f in _table_fields(model, loc).items() if f.is_required()]
+    keys = " and ".join(f'{k} = "..."' for k in required)
+    return f"add a table [{'.'.join(loc)}]" + (f" with {keys}" if keys else "")
+
+
+def _table_fields(model: type[BaseModel], loc: list[str]) -> dict[str, Any]:
+    current: Any = model
+    for part in loc:
+        current = current.model_fields[part].annotation
+    return dict(current.model_fields)
 
 
 def _known_keys(model: type[BaseModel], loc: list[str]) -> list[str]:

@@ -160,7 +160,7 @@ class Service:
 def create_app(settings: Settings, *, clock: Clock = system_clock,
                transport_factory: TransportFactory | None = None) -> ASGIApp:
     """The service for one site; every configuration problem is raised here, at start-up."""
-    secret = settings.secret(settings.web.secret_env, SIGNING_KEY_USE)
+    secret = settings.signing_key(SIGNING_KEY_USE)
     if not settings.output_path.is_dir():
         raise OutputError("there is nothing to serve yet", path=settings.output_path,
                           hint="run `publisher build` first")
