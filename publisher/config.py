@@ -278,6 +278,13 @@ class Settings(_Section):
             return prefix + str(self.root.resolve() / url[len(prefix):])
         return url
 
+    @property
+    def store_source(self) -> str:
+        """Where `store_url` comes from, as a hint should name it."""
+        if os.environ.get(self.store.url_env):
+            return f"the environment variable {self.store.url_env}"
+        return "[store] url in publisher.toml"
+
     def site(self) -> Site:
         a = self.author
         return Site(

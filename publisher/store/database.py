@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 
 from publisher.errors import StoreError
 from publisher.models import Digest, Subscriber, make_digest_id
-from publisher.store.engine import begin, connect, reraise
+from publisher.store.engine import CONFIGURED, begin, connect, reraise
 from publisher.store.ledger import LedgerStatements, Prepared
 from publisher.store.records import (
     Delivery,
@@ -90,9 +90,11 @@ class Store:
         self._upsert_state = dialect_insert(schedule_state)
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Open (and if empty, create) the database at `url`; `StoreError` if it cannot."""
-        engine, conn = connect(url)
+    def open(cls, url: str, source: str = CONFIGURED) -> Store:
+        """Open (and if empty, create) the database at `url`; `StoreError` if it cannot.
+
+        `source` names where the URL was set, for the hints of errors."""
+        engine, conn = connect(url, source)
         return cls(engine, conn)
 
     def close(self) -> None:

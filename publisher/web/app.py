@@ -171,7 +171,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
     for env, names in ((pages.env, SERVICE_TEMPLATES), (mail.env, MAIL_TEMPLATES)):
         for name in names:  # a broken template stops the start too
             theme.get_template(env, name)
-    store = StoreHandle(settings.store_url)
+    store = StoreHandle(settings.store_url, settings.store_source)
     store()  # and so does a database that cannot be opened
     subscriptions = Subscriptions(
         store, secret, clock, mail, transport_factory,
@@ -210,15 +210,16 @@ class Split:
 class StoreHandle:
     """The app's one store connection: opened on first use, closed when the app stops."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, source: str) -> None:
         self.url = url
+        self.source = source
         self._store: Store | None = None
         self._lock = threading.Lock()
 
     def __call__(self) -> Store:
         with self._lock:
             if self._store is None:
-                self._store = Store.open(self.url)
+                self._store = Store.open(self.url, self.source)
             return self._store
 
     def close(self) -> None:

@@ -559,6 +559,17 @@ def test_an_invalid_address_gets_a_400_page_and_no_mail(web: Web) -> None:
     assert web.subscribers() == []
 
 
+def test_an_address_shaped_like_an_encoded_word_is_refused_by_the_form(web: Web) -> None:
+    answer = subscribe(web, "=?utf-8?q?ann?=@example.org")
+    assert answer.status_code == 400
+    assert texts(answer.text)[1:3] == [
+        '"=?utf-8?q?ann?=@example.org" is not a valid address: it is shaped like an encoded '
+        "word (=?…?=), which mail programs decode into another text.",
+        "Write it as name@example.org."]
+    assert web.outbox.new() == []
+    assert web.subscribers() == []
+
+
 def test_topics_are_kept_only_if_the_site_has_them(web: Web) -> None:
     subscribe(web, "ann@example.org", "transport", "harbour", "../../etc", "unknown",
               "Transport")
