@@ -865,8 +865,22 @@ def test_a_port_in_use_is_said_plainly(site: Path) -> None:
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
         f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
-        "  hint: another program may be using the port: choose another with --port, or stop "
-        "it\n")
+        "  hint: another program is using the port: choose another with --port, or stop it\n")
+
+
+@pytest.mark.parametrize(("host", "message", "hint"), [
+    ("192.0.2.1", "Cannot assign requested address", "--host is not an address of this "
+     "machine: use 127.0.0.1, 0.0.0.0 (every address) or one that `ip addr` lists"),
+    ("no-such-host.invalid", "", "--host is not an address or a name this machine can look "
+     "up: use an IP address such as 127.0.0.1 or 0.0.0.0"),
+])
+def test_a_host_that_cannot_be_listened_on_is_said_as_such(site: Path, host: str, message: str,
+                                                           hint: str) -> None:
+    result = CliRunner().invoke(cli, ["--site", str(site), "serve", "--host", host])
+    assert (result.exit_code, result.stdout) == (1, "")
+    first, second = result.stderr.splitlines()
+    assert first.startswith(f"error: cannot listen on {host}:8000: {message}")
+    assert second == f"  hint: {hint}"
 
 
 def test_an_unbuilt_site_is_refused_with_a_hint(make_site: SiteFactory, secret: str) -> None:
