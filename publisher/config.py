@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import jinja2
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -92,6 +93,13 @@ class AuthorSettings(_Section):
     def _email(cls, value: str | None) -> str | None:
         return None if value is None else _address(value)
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None:
+            _require_http_url(value)
+        return value
+
 
 class FeedSettings(_Section):
     items: Annotated[int, Field(ge=1, le=10_000)] = 50
@@ -125,6 +133,18 @@ class EmailSettings(_Section):
     @classmethod
     def _addresses(cls, value: str | None) -> str | None:
         return None if value is None else _address(value)
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        hint = "e.g. '{{ site.title }}: {{ digest.title }}'"
+        if not value.strip():
+            raise _refuse("must not be empty: every digest needs a subject", hint)
+        try:
+            jinja2.Environment(autoescape=False).parse(value)  # noqa: S701 - a header, not HTML
+        except jinja2.TemplateSyntaxError as exc:
+            raise _refuse(f"the subject template is broken: {exc.message}", hint) from None
+        return value
 
     @field_validator("unsubscribe_mailto")
     @classmethod

@@ -298,7 +298,7 @@ def check(settings: Settings, clock: Clock, *, strict: bool = False) -> tuple[Lo
 
 
 def template_problems(settings: Settings) -> list[Problem]:
-    """Every template of the site and the theme compiled, and the subject template too."""
+    """Every template of the site and the theme, compiled."""
     from publisher.digest.render import email_environment
 
     site = settings.site()
@@ -313,12 +313,6 @@ def template_problems(settings: Settings) -> list[Problem]:
                 theme.get_template(env, name)
             except TemplateError as exc:
                 problems.extend(exc.problems)
-    try:
-        jinja2.Environment(autoescape=False).parse(settings.email.subject)  # noqa: S701
-    except jinja2.TemplateSyntaxError as exc:
-        problems.append(Problem(f"the subject template is broken: {exc.message}",
-                                path=CONFIG_NAME, key="email.subject",
-                                hint="e.g. '{{ site.title }}: {{ digest.title }}'"))
     return problems
 
 

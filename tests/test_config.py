@@ -199,11 +199,25 @@ def line_of(text: str, key: str) -> int:
     ('output_dir = ""', "output_dir: '' is not a folder name\n  hint: write a folder relative "
      "to the site, such as \"public\""),
 ])
+
 def test_values_no_output_could_carry_are_refused_at_load(tmp_path: Path, line: str,
                                                           message: str) -> None:
     text = with_top(line)
     number = line_of(text, line.split(" =")[0])
     assert messages(tmp_path, text) == [f"publisher.toml:{number}: {message}"]
+
+
+@pytest.mark.parametrize(("subject", "message"), [
+    ('" "', "must not be empty: every digest needs a subject"),
+    ('"{{ site.title "', "the subject template is broken: unexpected end of template, "
+     "expected 'end of print statement'."),
+])
+def test_a_subject_no_digest_could_have_is_refused_at_load(tmp_path: Path, subject: str,
+                                                           message: str) -> None:
+    text = BASE_CONFIG + f"[email]\nsubject = {subject}\n"
+    assert messages(tmp_path, text) == [
+        f"publisher.toml:{text.count(chr(10))}: email.subject: {message}\n"
+        "  hint: e.g. '{{ site.title }}: {{ digest.title }}'"]
 
 
 @pytest.mark.parametrize(("url", "reason"), [

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from publisher.cli.failures import internal_problem, system_problem
-from publisher.clock import parse_moment, system_clock
+from publisher.clock import MomentOutOfRange, parse_moment, system_clock
 from publisher.config import Settings, find_site_root, load_settings
 from publisher.errors import Problem, PublisherError
 from publisher.models import Clock
@@ -43,6 +43,8 @@ class AppContext:
             return system_clock
         try:
             moment = parse_moment(self.now, self.settings.zone)
+        except MomentOutOfRange as exc:
+            raise click.BadParameter(f"{self.now!r} {exc}", param_hint="--now") from None
         except ValueError:
             raise click.BadParameter(
                 f"{self.now!r} is not an ISO 8601 date-time, e.g. 2026-11-25T07:00:00+01:00",

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from publisher.cli import AppContext, cli, pass_app
-from publisher.clock import parse_moment
+from publisher.clock import MomentOutOfRange, parse_moment
 from publisher.content.importer import ImportOptions, import_files
 from publisher.errors import ProblemsError
 from publisher.text import plural, slugify
@@ -33,6 +33,8 @@ def _date(app: AppContext, text: str | None) -> datetime | None:
         return None
     try:
         return parse_moment(text, app.settings.zone)
+    except MomentOutOfRange as exc:
+        raise click.BadParameter(f"{text!r} {exc}", param_hint="--date") from None
     except ValueError:
         raise click.BadParameter(
             f"{text!r} is not an ISO 8601 date or date-time, e.g. 2026-11-03 or "
