@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from publisher.content.characters import left_out, text_problems
+from publisher.content.characters import left_out, suspect, text_problems
 from publisher.errors import Problem
 from publisher.text import (
     SLUG_BYTES,
@@ -53,7 +53,7 @@ class Check:
     def text(self, value: Any) -> str:
         """A scalar as one line of text, its odd characters reported at the key's line."""
         text = text_of(value)
-        if text:
+        if text and suspect(str(value)):  # the line is looked up only when it is needed
             self.problems.extend(text_problems(str(value), self.source,
                                                self.line_of(self.key) or 1, key=self.key))
         return text
@@ -224,8 +224,9 @@ def _summary(value: Any, check: Check) -> str | None:
     if not isinstance(value, str | int | float):
         check.problem("summary must be text")
     summary = str(value).strip()
-    check.problems.extend(text_problems(summary, check.source, check.line_of("summary") or 1,
-                                        key="summary"))
+    if suspect(summary):
+        check.problems.extend(text_problems(summary, check.source,
+                                            check.line_of("summary") or 1, key="summary"))
     return left_out(summary)
 
 

@@ -115,8 +115,10 @@ def parse(text: str, source: str, zone: tzinfo) -> tuple[FrontMatter | None, lis
         if key in data:
             data[key] = yaml_quirks.text_as_written(data[key], document.written.get(key))
     problems = [_duplicate_problem(d, source) for d in document.duplicates]
-    problems += characters.text_problems(body, source, body_line)
-    fields, found = _validate(data, header, characters.left_out(body), body_line, source, zone)
+    if characters.suspect(body):
+        problems += characters.text_problems(body, source, body_line)
+        body = characters.left_out(body)
+    fields, found = _validate(data, header, body, body_line, source, zone)
     problems += found
     return (None if any(not p.warning for p in problems) else fields), problems
 

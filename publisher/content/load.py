@@ -102,7 +102,7 @@ def scan(content_path: Path, root: Path, context: ParseContext) -> list[SourceFi
 
 def read_article_file(source: str, path: str) -> tuple[bytes, tuple[int, int, int]] | Problem:
     """An article file's bytes and stamp, or why it cannot be an article."""
-    if not source.isprintable() or printable(source) != source:
+    if not source.isprintable() or not _encodable(source):
         return Problem("the file name is not valid UTF-8 or holds a control character",
                        path=printable(source), hint="rename the file")
     try:
@@ -118,6 +118,14 @@ def read_article_file(source: str, path: str) -> tuple[bytes, tuple[int, int, in
         return Problem(f"cannot be read: {exc.strerror or exc}", path=source,
                        hint="check that the file exists (a link may point nowhere) and that "
                        "it is readable")
+
+
+def _encodable(name: str) -> bool:
+    try:
+        name.encode()
+    except UnicodeEncodeError:  # bytes that were not UTF-8, kept as surrogates by os
+        return False
+    return True
 
 
 def printable(name: str) -> str:
