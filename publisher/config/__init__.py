@@ -7,72 +7,33 @@ where the key is written in the file, its line.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import string
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from publisher.config.problems import key_lines, toml_error_line, validate_model
+from publisher.config.values import (
+    Duration,
+    Folder,
+    Text,
+    address,
+    placeholders,
+    refuse,
+    require_http_url,
+)
 from publisher.errors import ConfigError, Problem
 from publisher.models import Author, Site
-from publisher.text import (
-    character_name,
-    is_plain_address,
-    parse_duration,
-    plural,
-    url_problem,
-    xml_unsafe,
-)
+from publisher.text import is_plain_address, plural
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def _duration(value: object) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"must be a quoted duration such as '7d', not {value!r}")
-    return parse_duration(value)
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-"""A duration as written in TOML ('15m', '6h', '7d', '2w'), checked and read at load."""
-
-
-def _text(value: object) -> object:
-    if isinstance(value, str) and (bad := xml_unsafe(value)):
-        raise _refuse(f"holds {character_name(bad)}, which no feed or page can carry",
-                      "delete it: it is invisible in most editors")
-    return value
-
-
-def _folder(value: object) -> object:
-    if isinstance(value, str) and (not value.strip() or re.search(r"[\x00-\x1f\x7f]", value)):
-        raise _refuse(f"{value!r} is not a folder name",
-                      "write a folder relative to the site, such as \"public\"")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_text)]
-"""Text shown in feeds, pages or mail: nothing XML 1.0 cannot carry."""
-Folder = Annotated[str, AfterValidator(_folder)]
-"""A folder of the site, relative to it (or absolute)."""
+__all__ = ["CONFIG_NAME", "SITE_ENV", "Duration", "Settings", "find_site_root", "key_lines",
+           "load_settings", "require_content_folder", "validate_model"]
 
 CONFIG_NAME = "publisher.toml"
 SIGNING_KEY_BYTES = 32  # what `secrets.token_urlsafe(32)` gives, and more than HMAC-SHA1 needs
@@ -91,13 +52,13 @@ class AuthorSettings(_Section):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        return None if value is None else _address(value)
+        return None if value is None else address(value)
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None:
-            _require_http_url(value)
+            require_http_url(value)
         return value
 
 
@@ -111,7 +72,7 @@ class FeedSettings(_Section):
     @classmethod
     def _hubs_are_urls(cls, hubs: tuple[str, ...]) -> tuple[str, ...]:
         for hub in hubs:
-            _require_http_url(hub)
+            require_http_url(hub)
         return hubs
 
 
@@ -132,18 +93,18 @@ class EmailSettings(_Section):
     @field_validator("from_address", "reply_to")
     @classmethod
     def _addresses(cls, value: str | None) -> str | None:
-        return None if value is None else _address(value)
+        return None if value is None else address(value)
 
     @field_validator("subject")
     @classmethod
     def _subject(cls, value: str) -> str:
         hint = "e.g. '{{ site.title }}: {{ digest.title }}'"
         if not value.strip():
-            raise _refuse("must not be empty: every digest needs a subject", hint)
+            raise refuse("must not be empty: every digest needs a subject", hint)
         try:
             jinja2.Environment(autoescape=False).parse(value)  # noqa: S701 - a header, not HTML
         except jinja2.TemplateSyntaxError as exc:
-            raise _refuse(f"the subject template is broken: {exc.message}", hint) from None
+            raise refuse(f"the subject template is broken: {exc.message}", hint) from None
         return value
 
     @field_validator("unsubscribe_mailto")
@@ -151,10 +112,10 @@ class EmailSettings(_Section):
     def _mailto(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        address, _, query = value.strip().removeprefix("mailto:").partition("?")
-        if re.search(r"[\s<>]", query) or not is_plain_address(address):
-            raise _refuse(f"{value!r} is not a mailto address",
-                          "write an address such as unsubscribe@example.org")
+        mailbox, _, query = value.strip().removeprefix("mailto:").partition("?")
+        if re.search(r"[\s<>]", query) or not is_plain_address(mailbox):
+            raise refuse(f"{value!r} is not a mailto address",
+                         "write an address such as unsubscribe@example.org")
         return value
 
 
@@ -191,7 +152,7 @@ class WebSettings(_Section):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None:
-            _require_http_url(value)
+            require_http_url(value)
         return value
 
 
@@ -223,7 +184,7 @@ class Settings(_Section):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        _require_http_url(value)
+        require_http_url(value)
         if "?" in value or "#" in value:
             raise ValueError(f"{value!r} has a query or a fragment; articles' URLs are made "
                              "by adding their path to it, e.g. 'https://example.org/news/'")
@@ -256,7 +217,7 @@ class Settings(_Section):
     @field_validator("permalink")
     @classmethod
     def _permalink(cls, value: str) -> str:
-        names = _placeholders(value)
+        names = placeholders(value)
         if "slug" not in names:
             raise ValueError("must contain {slug}, e.g. '{year}/{month}/{slug}/'")
         if not value.endswith("/") or value.startswith("/"):
@@ -349,52 +310,6 @@ class Settings(_Section):
         return value
 
 
-def _refuse(message: str, hint: str) -> PydanticCustomError:
-    """A validation error that carries its hint to the `Problem` it becomes."""
-    return PydanticCustomError("hinted", "{message}", {"message": message, "hint": hint})
-
-
-def _address(value: str) -> str:
-    """The one check of an address in the configuration: plain, and safe in a header."""
-    if not is_plain_address(value.strip()):
-        raise _refuse(f"{value!r} is not an email address",
-                      "write a plain address such as digest@example.org")
-    return value.strip()
-
-
-def _require_http_url(value: str) -> None:
-    reason = url_problem(value)
-    if reason:
-        why = "" if reason == "it is not an absolute http(s) URL" else f" ({reason})"
-        raise ValueError(f"{value!r} is not an absolute http(s) URL{why}, e.g. "
-                         "'https://example.org/'")
-
-
-_PLACEHOLDERS = ("year", "month", "day", "slug")
-
-
-def _placeholders(permalink: str) -> set[str]:
-    """The placeholders of a permalink, each a bare `{name}` (no format, no conversion)."""
-    try:
-        parsed = list(string.Formatter().parse(permalink))
-    except ValueError as exc:
-        raise ValueError(f"{permalink!r} is not a permalink: {exc}; write a literal brace "
-                         "nowhere, e.g. '{year}/{month}/{slug}/'") from None
-    names = set()
-    for literal, name, spec, conversion in parsed:
-        if re.search(r"[^A-Za-z0-9._~/-]", literal):
-            raise ValueError(f"{permalink!r}: the text between placeholders may only hold "
-                             "letters, digits, '.', '_', '~', '-' and '/'")
-        if name is None:
-            continue
-        if name not in _PLACEHOLDERS or spec or conversion:
-            raise ValueError(f"unknown placeholder {{{name}{'!' + conversion if conversion else ''}"
-                             f"{':' + spec if spec else ''}}}; use {{year}}, {{month}}, {{day}} "
-                             "and {slug}")
-        names.add(name)
-    return names
-
-
 def find_site_root(start: Path | None = None) -> Path:
     """The folder to work in: `$PUBLISHER_SITE`, else the given or current folder."""
     if start is not None:
@@ -427,7 +342,7 @@ def load_settings(root: Path) -> Settings:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = _toml_error_line(str(exc))
+        line = toml_error_line(str(exc))
         raise ConfigError([Problem(f"not valid TOML: {exc}", path=label, line=line,
                                    hint="see https://toml.io for the syntax")]) from None
     settings = validate_model(Settings, {**data, "root": root}, label, text)
@@ -490,121 +405,3 @@ def _output_problem(what: str, label: str, lines: dict[str, int], *, relation: b
                    "own, such as \"public\"")
 
 
-def validate_model(model: type[M], data: dict[str, Any], label: str, text: str) -> M:
-    """Validate `data` with a pydantic model, turning its errors into located `Problem`s."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        lines = key_lines(text)
-        problems = [_problem_from(err, model, label, lines) for err in exc.errors()]
-        raise ConfigError(problems) from None
-
-
-def _problem_from(err: Any, model: type[BaseModel], label: str, lines: dict[str, int]) -> Problem:
-    loc = [str(part) for part in err["loc"]]
-    key = ".".join(loc)
-    line = lines.get(key) or lines.get(".".join(loc[:-1]))
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        known = _known_keys(model, loc[:-1])
-        close = difflib.get_close_matches(loc[-1], known, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
-        return Problem("unknown key", path=label, line=line, key=key, hint=hint)
-    if kind == "missing":
-        table = _is_table(model, loc)
-        return Problem(f"required {'table' if table else 'key'} is missing", path=label,
-                       line=line, key=key, hint=_missing_hint(model, loc) if table
-                       else f"add `{loc[-1]} = ...`")
-    given = (err.get("ctx") or {}).get("hint")
-    return Problem(_message(err), path=label, line=line, key=key,
-                   hint=str(given) if given else None)
-
-
-def _message(err: Any) -> str:
-    """pydantic's message, said the way a person editing a TOML file thinks of it."""
-    ctx = err.get("ctx") or {}
-    simple = {
-        "string_too_short": "must not be empty",
-        "too_short": "must not be empty",
-        "greater_than_equal": f"must be at least {ctx.get('ge')}",
-        "greater_than": f"must be more than {ctx.get('gt')}",
-        "less_than_equal": f"must be at most {ctx.get('le')}",
-        "int_parsing": "must be a whole number",
-        "int_type": "must be a whole number",
-        "int_from_float": "must be a whole number",
-        "tuple_type": "must be a list, e.g. [\"a\", \"b\"]",
-        "list_type": "must be a list, e.g. [\"a\", \"b\"]",
-        "float_type": "must be a number",
-        "string_too_long": f"must be at most {ctx.get('max_length')} characters",
-        "float_parsing": "must be a number",
-        "bool_parsing": "must be true or false",
-        "bool_type": "must be true or false",
-        "string_type": "must be a quoted string",
-        "literal_error": f"must be {ctx.get('expected')}",
-        "string_pattern_mismatch": "is not in the expected format",
-        "model_type": "must be a table of keys",
-    }
-    if err["type"] in simple:
-        return simple[err["type"]]
-    if err["type"] == "hinted":
-        return str(ctx["message"])
-    message = str(err["msg"]).removeprefix("Value error, ")
-    return message[0].lower() + message[1:]
-
-
-def _is_table(model: type[BaseModel], loc: list[str]) -> bool:
-    current: Any = model
-    for part in loc:
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return False
-        current = field.annotation
-    return isinstance(current, type) and issubclass(current, BaseModel)
-
-
-def _missing_hint(model: type[BaseModel], loc: list[str]) -> str:
-    required = [k for k, f in _table_fields(model, loc).items() if f.is_required()]
-    keys = " and ".join(f'{k} = "..."' for k in required)
-    return f"add a table [{'.'.join(loc)}]" + (f" with {keys}" if keys else "")
-
-
-def _table_fields(model: type[BaseModel], loc: list[str]) -> dict[str, Any]:
-    current: Any = model
-    for part in loc:
-        current = current.model_fields[part].annotation
-    return dict(current.model_fields)
-
-
-def _known_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
-    current: Any = model
-    for part in loc:
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        current = field.annotation
-    return sorted(k for k in getattr(current, "model_fields", {}) if k != "root")
-
-
-_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\s\"]+?)\s*\]\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
-
-
-def key_lines(text: str) -> dict[str, int]:
-    """Map each dotted key written in a TOML text to its line number (1-based)."""
-    found: dict[str, int] = {}
-    table = ""
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(line)
-        if header:
-            table = header.group(1).replace(" ", "").replace('"', "")
-            found.setdefault(table, number)
-            continue
-        key = _KEY.match(line)
-        if key:
-            found.setdefault(f"{table}.{key.group(1)}" if table else key.group(1), number)
-    return found
-
-
-def _toml_error_line(message: str) -> int | None:
-    match = re.search(r"line (\d+)", message)
-    return int(match.group(1)) if match else None
