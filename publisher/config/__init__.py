@@ -22,6 +22,7 @@ from publisher.config.problems import key_lines, toml_error_line, validate_model
 from publisher.config.values import (
     Duration,
     Folder,
+    HttpUrl,
     Text,
     address,
     placeholders,
@@ -47,33 +48,20 @@ class _Section(BaseModel):
 class AuthorSettings(_Section):
     name: Annotated[Text, Field(min_length=1)]
     email: str | None = None
-    url: str | None = None
+    url: HttpUrl | None = None
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
         return None if value is None else address(value)
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None:
-            require_http_url(value)
-        return value
-
 
 class FeedSettings(_Section):
     items: Annotated[int, Field(ge=1, le=10_000)] = 50
     content: Literal["full", "summary"] = "full"
     tag_feeds: bool = True
-    hubs: tuple[str, ...] = ()
+    hubs: tuple[HttpUrl, ...] = ()
 
-    @field_validator("hubs")
-    @classmethod
-    def _hubs_are_urls(cls, hubs: tuple[str, ...]) -> tuple[str, ...]:
-        for hub in hubs:
-            require_http_url(hub)
-        return hubs
 
 
 class PageSettings(_Section):
@@ -143,17 +131,10 @@ class StoreSettings(_Section):
 
 class WebSettings(_Section):
     # Where `publisher serve` is reachable (subscribe, confirm, unsubscribe); default: base_url.
-    url: str | None = None
+    url: HttpUrl | None = None
     secret_env: str = "PUBLISHER_SECRET_KEY"  # noqa: S105 - a variable's name
     confirm_ttl_hours: Annotated[int, Field(ge=1)] = 72
     subscribe_per_hour: Annotated[int, Field(ge=1)] = 10
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None:
-            require_http_url(value)
-        return value
 
 
 class Settings(_Section):

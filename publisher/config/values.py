@@ -45,10 +45,17 @@ def _folder(value: object) -> object:
     return value
 
 
+def _http_url(value: str) -> str:
+    require_http_url(value)
+    return value
+
+
 Text = Annotated[str, AfterValidator(_text)]
 """Text shown in feeds, pages or mail: nothing XML 1.0 cannot carry."""
 Folder = Annotated[str, AfterValidator(_folder)]
 """A folder of the site, relative to it (or absolute)."""
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+"""An absolute http(s) URL that can be read (see `publisher.text.url_problem`)."""
 
 
 def refuse(message: str, hint: str) -> PydanticCustomError:
