@@ -38,7 +38,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-11-25T13:00:00+00:00"
-SECRET_ENV = {"PUBLISHER_SECRET_KEY": "benchmark-secret"}
+SECRET_ENV = {"PUBLISHER_SECRET_KEY": "a-benchmark-signing-secret-of-32-bytes"}
 CONFIG = """\
 title = "The Larkhaven Explainer"
 base_url = "https://explainer.larkhaven.example/"

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
+
+# `.name.<pid>.tmp` (a build's output) or `.name.<pid>.<8 random>.tmp` (`write_temp`):
+# the writer's number lets a later run tell the file of a writer that was killed.
+_TEMP = re.compile(r"\.(.+?)\.(\d+)(?:\.[a-z0-9_]{8})?\.tmp")
 
 
 def atomic_write(path: Path, data: bytes, *, durable: bool = False, mode: int | None = None
@@ -28,7 +33,7 @@ def write_temp(path: Path, data: bytes, *, durable: bool = False, mode: int | No
                ) -> str:
     """Write `data` to a new hidden file beside `path` and return its name, for a later rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -46,7 +51,7 @@ def write_temp(path: Path, data: bytes, *, durable: bool = False, mode: int | No
 def write_new(path: Path, data: bytes) -> None:
     """Create `path` with `data`, atomically, failing with FileExistsError if it exists."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -57,6 +62,39 @@ def write_new(path: Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def _prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}."
+
+
+def temp_name(target: str, pid: int | None = None) -> str:
+    """The temporary file a build writes a new version of `target` to: `.name.<pid>.tmp`."""
+    folder, name = os.path.split(target)
+    return os.path.join(folder, f".{name}.{os.getpid() if pid is None else pid}.tmp")
+
+
+def writer_of(name: str) -> int | None:
+    """The process that wrote a temporary file of ours (`temp_name`, `write_temp`)."""
+    match = _TEMP.fullmatch(name)
+    return int(match.group(2)) if match else None
+
+
+def is_running(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie, which writes nothing, does not)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process
+    try:  # on Linux, a killed worker nobody has reaped yet is a zombie: gone all the same
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _read_umask() -> int:

@@ -7,7 +7,9 @@ and how to fix it, so that a message never needs a traceback to be understood.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import errno
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,3 +122,51 @@ class OutputError(PublisherError):
 
 class DeployError(PublisherError):
     """The output cannot be uploaded (no credentials, no bucket, refused, unreachable)."""
+
+
+NOTE = "while processing "  # how `processing` names the input in an exception's notes
+
+
+@contextlib.contextmanager
+def processing(what: str) -> Iterator[None]:
+    """Name the input being worked on in any unexpected error raised inside.
+
+    A `PublisherError` already says what it concerns; anything else is a bug, and
+    the command line reports it in one line naming the innermost input noted here.
+    """
+    try:
+        yield
+    except PublisherError:
+        raise
+    except Exception as exc:
+        exc.add_note(NOTE + what)
+        raise
+
+
+def input_of(exc: BaseException) -> str | None:
+    """The innermost input `processing` noted on `exc`, if any."""
+    notes = [n for n in getattr(exc, "__notes__", ()) if n.startswith(NOTE)]
+    return notes[0].removeprefix(NOTE) if notes else None
+
+
+_ERRNO_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space and run it again",
+    errno.EDQUOT: "the disk quota is used up: free some space and run it again",
+    errno.EACCES: "check the permissions: the file or its folder is not writable by you",
+    errno.EPERM: "check the permissions: the file or its folder is not writable by you",
+    errno.EROFS: "the file system is mounted read-only",
+    errno.ENAMETOOLONG: "the name is longer than the file system allows: shorten it",
+    errno.ENOTDIR: "a file stands where a folder is needed: move it away",
+    errno.EISDIR: "a folder stands where a file is needed: move it away",
+    errno.EEXIST: "something of that name is already there: move it away",
+    errno.ENOENT: "a folder on the way does not exist (was it moved or unmounted?)",
+    errno.EMFILE: "too many files are open: raise the limit (ulimit -n)",
+    errno.EIO: "the disk reported an input/output error: check it",
+    errno.EFBIG: "the file is larger than this process may write: see `ulimit -f`",
+}
+
+
+def errno_hint(exc: OSError) -> str:
+    """What to do about a failing file operation, chosen by what the system said."""
+    return _ERRNO_HINTS.get(exc.errno or 0, "check that the folder exists and is writable, and "
+                            "that the disk has space")

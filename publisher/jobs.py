@@ -110,7 +110,7 @@ def bounce_matcher(settings: Settings) -> Matcher:
     unsubscribe = None
     if email.unsubscribe_mailto:
         unsubscribe = email.unsubscribe_mailto.removeprefix("mailto:").partition("?")[0]
-    secret = settings.secret(settings.web.secret_env, "checking return-path tokens")
+    secret = settings.signing_key("checking return-path tokens")
     return Matcher(secret, site_host(settings.base_url), Addresses(local, unsubscribe))
 
 

@@ -8,24 +8,34 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import jinja2
 
 from publisher import __version__, theme
-from publisher.build import archives, fanout, feeds, icons
+from publisher.build import archives, fanout, feeds, icons, orphans
 from publisher.build import pages as archive
 from publisher.build import state as buildstate
 from publisher.build.output import OutputWriter
+from publisher.build.rehearsal import DryRun
 from publisher.build.web_copies import load_web_copies
-from publisher.config import Settings
+from publisher.config import CONFIG_NAME, Settings, require_content_folder
 from publisher.content.cache import ArticleCache
 from publisher.content.ids import write_pending_ids
 from publisher.content.load import ParseContext, discover, load_content, scan, stamp_of
-from publisher.errors import ConfigError, ContentError, Problem
+from publisher.errors import (
+    ConfigError,
+    ContentError,
+    Problem,
+    PublisherError,
+    TemplateError,
+    errno_hint,
+    processing,
+)
 from publisher.lock import file_lock
 from publisher.models import Article, BuildReport, Clock, LoadedContent, OutputFile, Site
 from publisher.text import plural
@@ -62,6 +72,7 @@ class Source:
 def read_source(settings: Settings, *, strict: bool = False, readonly: bool = False
                 ) -> Source:
     """Read and validate every article; with `strict`, warnings count as errors."""
+    require_content_folder(settings)
     context = parse_context(settings)
     files = scan(settings.content_path, settings.root, context)
     with ArticleCache(settings.state_path / CACHE_NAME, readonly=readonly) as cache:
@@ -84,8 +95,11 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
     `source` is the content already read by the caller (a digest run); if any article
     changed since, it is read afresh.
     """
+    require_content_folder(settings)
     with file_lock(settings.state_path / "build.lock"), \
-            OutputWriter(settings.output_path, settings.state_path) as writer:
+            OutputWriter(settings.output_path, settings.state_path) as writer, \
+            orphans.cleaned(settings.state_path, settings.output_path, [settings.content_path],
+                            writer.produced_before()):
         context = parse_context(settings)
         if source is not None and not source.still_current(settings):
             source = None
@@ -114,8 +128,7 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
             cache.replace_all({**fresh, **entries}, keep=keys.values())
             published = loaded.published(now)
             icon = icons.read_icon(pages.env, settings.root)
-            for spec, items in feed_plan(settings, site, published):
-                _stage_feeds(writer, site, spec, items)
+            _stage_all_feeds(writer, settings, site, published)
             # A file of the site's own static/ (its robots.txt, its favicon.ico) wins.
             static = static_files(settings.path(settings.static_dir))
             _stage_pages(writer, pages, published, digests, set(static))
@@ -189,6 +202,12 @@ def feed_plan(settings: Settings, site: Site, published: Sequence[Article]
 
 def _stage_feeds(writer: OutputWriter, site: Site, spec: feeds.FeedSpec,
                  items: Sequence[Article]) -> None:
+    with processing(f"the feeds of {spec.folder or 'the site'}"):
+        _stage_feed_set(writer, site, spec, items)
+
+
+def _stage_feed_set(writer: OutputWriter, site: Site, spec: feeds.FeedSpec,
+                    items: Sequence[Article]) -> None:
     paths = feeds.feed_paths(spec.folder + spec.page)
     digest = hashlib.sha256(f"{FEED_FORMAT}\0{site!r}\0{spec!r}".encode())
     for article in items:
@@ -256,12 +275,16 @@ def static_files(static: Path) -> dict[str, Path]:
 def _stage_static(writer: OutputWriter, files: Mapping[str, Path]) -> None:
     """Copy `static/` as is; a file is re-read only when its size or time changed."""
     for relative, source in files.items():
-        stat = source.stat()
-        fingerprint = f"static\0{stat.st_size}\0{stat.st_mtime_ns}"
-        if writer.is_fresh([relative], fingerprint):
-            writer.keep([relative])
-        else:
-            writer.put([_static_file(relative, source)], fingerprint)
+        try:
+            stat = source.stat()
+            fingerprint = f"static\0{stat.st_size}\0{stat.st_mtime_ns}"
+            if writer.is_fresh([relative], fingerprint):
+                writer.keep([relative])
+            else:
+                writer.put([_static_file(relative, source)], fingerprint)
+        except OSError as exc:
+            raise ContentError([Problem(f"cannot be read: {exc.strerror or exc}",
+                                        path=str(source), hint=errno_hint(exc))]) from None
 
 
 def _static_file(relative: str, source: Path) -> OutputFile:
@@ -270,7 +293,12 @@ def _static_file(relative: str, source: Path) -> OutputFile:
 
 def check(settings: Settings, clock: Clock, *, strict: bool = False) -> tuple[LoadedContent,
                                                                                list[Problem]]:
-    """Validate the whole site without writing anything to the output."""
+    """Validate the whole site without writing anything: `build` succeeds when this passes.
+
+    Schedules, articles and templates are read as `build`, `tick` and `digest send`
+    read them; then every feed and page the build would write is rendered and
+    dropped (see `build.rehearsal`). All problems are reported together.
+    """
     from publisher.schedule.files import load_schedules  # imported here: builds never need it
 
     problems: list[Problem] = []
@@ -278,6 +306,7 @@ def check(settings: Settings, clock: Clock, *, strict: bool = False) -> tuple[Lo
         load_schedules(settings)
     except ConfigError as exc:
         problems.extend(exc.problems)
+    loaded = None
     try:
         loaded = load(settings, strict=strict, readonly=True)
     except ContentError as exc:
@@ -286,9 +315,77 @@ def check(settings: Settings, clock: Clock, *, strict: bool = False) -> tuple[Lo
         icons.read_icon(theme.environment(settings.path(settings.templates_dir)), settings.root)
     except ContentError as exc:
         problems.extend(exc.problems)
-    if problems:  # schedules and articles reported together
+    problems += template_problems(settings)
+    if loaded is not None and not any(not p.warning for p in problems):
+        problems += _rehearse(settings, loaded, clock())
+    if any(not p.warning for p in problems) or loaded is None:
         raise ContentError(problems, summary=_count(problems))
     return loaded, list(loaded.warnings)
+
+
+def template_problems(settings: Settings) -> list[Problem]:
+    """Every template of the site and the theme, compiled."""
+    from publisher.digest.render import email_environment
+
+    site = settings.site()
+    envs = [(_page_options(settings, site).env, "site/"),
+            (email_environment(settings.path(settings.templates_dir), settings.zone), "email/")]
+    problems: list[Problem] = []
+    for env, prefix in envs:
+        for name in sorted(n for n in env.list_templates() if n.startswith(prefix)):
+            if not name.endswith((".html", ".txt", ".xsl", ".xml")):
+                continue
+            try:
+                theme.get_template(env, name)
+            except TemplateError as exc:
+                problems.extend(exc.problems)
+    return problems
+
+
+def _rehearse(settings: Settings, loaded: LoadedContent, now: datetime) -> list[Problem]:
+    """Render what the build would, writing nothing; each stage reports its first problem."""
+    site = settings.site()
+    published = loaded.published(now)
+    problems: list[Problem] = []
+    try:
+        digests = load_web_copies(settings.path(settings.digests_dir), settings.root)
+    except ContentError as exc:
+        return exc.problems
+    pages = _page_options(settings, site)
+    with DryRun(settings.output_path, settings.state_path) as writer:
+        static = static_files(settings.path(settings.static_dir))
+        stages: list[Callable[[], None]] = [
+            partial(_stage_all_feeds, writer, settings, site, published),
+            partial(_stage_pages, writer, pages, published, digests, set(static)),
+            partial(_stage_static, writer, static),
+            partial(_rehearse_digest, settings, site, published)]
+        for stage in stages:
+            try:
+                stage()
+            except PublisherError as exc:
+                problems.extend(exc.problems)
+    return problems
+
+
+def _stage_all_feeds(writer: OutputWriter, settings: Settings, site: Site,
+                     published: Sequence[Article]) -> None:
+    for spec, items in feed_plan(settings, site, published):
+        _stage_feeds(writer, site, spec, items)
+
+
+def _rehearse_digest(settings: Settings, site: Site, published: Sequence[Article]) -> None:
+    """Render the digest the newest articles would make, as `digest send` would render it."""
+    from publisher.digest.render import RenderOptions, render_digest
+    from publisher.models import Digest, make_digest_id
+
+    if not published:
+        return
+    newest = published[0].date
+    digest = Digest(make_digest_id("check", newest), "check", newest, newest,
+                    tuple(a.id for a in published[:settings.email.max_items]))
+    options = RenderOptions(site, settings.zone, settings.email.subject, CONFIG_NAME,
+                            settings.service_url, settings.path(settings.templates_dir))
+    render_digest(options, digest, published[:settings.email.max_items])
 
 
 def _count(problems: Sequence[Problem]) -> str:

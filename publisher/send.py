@@ -210,7 +210,7 @@ def send_digest(run: DigestRun, transport: Transport, *, schedule: DigestPlan,
     or published, and its articles wait for the first digest that has readers.
     """
     settings = run.settings
-    secret = settings.secret(settings.web.secret_env, SIGNING)
+    secret = settings.signing_key(SIGNING)
     issue = _prepare(run, schedule, due_at, warn)
     if issue is None:
         return None
@@ -237,7 +237,7 @@ def dry_run(run: DigestRun, *, schedule: DigestPlan, warn: Warn | None = None
 
     `sent` counts who would receive it, by the store's own rule of who a digest reaches.
     """
-    secret = run.settings.secret(run.settings.web.secret_env, SIGNING)
+    secret = run.settings.signing_key(SIGNING)
     issue = _prepare(run, schedule, None, warn)
     if issue is None:
         return None
@@ -274,7 +274,7 @@ def preview_digest(run: DigestRun, *, schedule: DigestPlan, out: Path | None = N
         return None
     reader = next(run.store.iter_subscribers("active", batch=1), SAMPLE_READER)
     try:
-        token = unsubscribe_token(settings.secret(settings.web.secret_env, "signing"), reader)
+        token = unsubscribe_token(settings.signing_key(SIGNING), reader)
     except ConfigError:
         token = PREVIEW_TOKEN
     template = MessageTemplate(envelope(settings), issue.digest, issue.rendered)
@@ -297,7 +297,7 @@ def send_test_copy(run: DigestRun, transport: Transport, *, schedule: DigestPlan
     """Send the next digest to `address` only, recording nothing; (digest id, server reply)."""
     settings = run.settings
     address = normalise_address(address)
-    secret = settings.secret(settings.web.secret_env, SIGNING)
+    secret = settings.signing_key(SIGNING)
     issue = _prepare(run, schedule, None, warn)
     if issue is None:
         return None

@@ -62,6 +62,11 @@ def render(template: jinja2.Template, **context: object) -> str:
     except jinja2.TemplateError as exc:
         path, line = _template_location(exc, template)
         raise TemplateError(f"template error: {exc}", path=path, line=line) from None
+    except Exception as exc:  # a filter or a method called by the template failed
+        path, line = _template_location(exc, template)
+        raise TemplateError(f"template error: {type(exc).__name__}: {exc}", path=path,
+                            line=line, hint="check what the template does at that line") \
+            from None
 
 
 def _template_location(exc: BaseException, template: jinja2.Template

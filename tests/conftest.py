@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from publisher.clock import fixed_clock
 from publisher.config import Settings, load_settings
@@ -15,6 +17,17 @@ from publisher.models import Clock
 from tests.smtp_server import SMTPServer
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+# Property tests: `ci` (the default) is quick and the same on every run; `long`, for a
+# local run before a release, tries twenty times as many inputs, each run new ones,
+# and keeps the failures it finds in .hypothesis/ to try them first next time.
+HYPOTHESIS_PROFILE_ENV = "PUBLISHER_HYPOTHESIS_PROFILE"
+settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True,
+                          database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=2000, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get(HYPOTHESIS_PROFILE_ENV, "ci"))
 
 BASE_CONFIG = """\
 title = "Test Gazette"

@@ -55,7 +55,8 @@ def test_every_problem_is_reported_with_its_line_and_key(tmp_path: Path) -> None
 def test_missing_required_keys_are_named(tmp_path: Path) -> None:
     assert messages(tmp_path, 'title = "T"\n') == [
         "publisher.toml: base_url: required key is missing\n  hint: add `base_url = ...`",
-        "publisher.toml: author: required key is missing\n  hint: add `author = ...`",
+        "publisher.toml: author: required table is missing\n"
+        '  hint: add a table [author] with name = "..."',
     ]
 
 
@@ -163,3 +164,148 @@ def test_the_deploy_target_must_be_an_s3_location(tmp_path: Path) -> None:
         "  hint: write s3://bucket or s3://bucket/folder"]
     good = load_settings(write(tmp_path, BASE_CONFIG + '[deploy]\ntarget = "s3://my.site/news"\n'))
     assert good.deploy.target == "s3://my.site/news"
+
+
+TOP = BASE_CONFIG.index("[author]")
+
+
+def with_top(line: str) -> str:
+    """BASE_CONFIG with one more top-level key (on line 8), or with that key changed."""
+    key = line.split(" =")[0] + " ="
+    lines = BASE_CONFIG.splitlines(keepends=True)
+    for number, existing in enumerate(lines):
+        if existing.startswith(key):
+            lines[number] = line + "\n"
+            return "".join(lines)
+    return BASE_CONFIG[:TOP] + line + "\n" + BASE_CONFIG[TOP:]
+
+
+def line_of(text: str, key: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if line.startswith(key + " ="))
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('title = "Gazette\\u0001"', "title: holds U+0001 (a control character), which no feed or "
+     "page can carry\n  hint: delete it: it is invisible in most editors"),
+    ('description = "x\\uFFFE"', "description: holds U+FFFE (not a character), which no feed or "
+     "page can carry\n  hint: delete it: it is invisible in most editors"),
+    ('language = "en\\n"', "language: 'en\\n' is not a language tag such as 'en' or 'pt-BR'"),
+    ('permalink = "../{slug}/"', "permalink: '../{slug}/' has an empty, '.' or '..' folder; "
+     "every folder of an article's path must have a name, e.g. '{year}/{slug}/'"),
+    ('permalink = "{year}//{slug}/"', "permalink: '{year}//{slug}/' has an empty, '.' or '..' "
+     "folder; every folder of an article's path must have a name, e.g. '{year}/{slug}/'"),
+    ('permalink = "{slug}/{year:>99999999}/"', "permalink: unknown placeholder "
+     "{year:>99999999}; use {year}, {month}, {day} and {slug}"),
+    ('permalink = "{slug!r}/"', "permalink: unknown placeholder {slug!r}; use {year}, {month}, "
+     "{day} and {slug}"),
+    ('permalink = "{slug}/{"', "permalink: '{slug}/{' is not a permalink: Single '{' "
+     "encountered in format string; write a literal brace nowhere, e.g. "
+     "'{year}/{month}/{slug}/'"),
+    ('permalink = "news\\\\{slug}/"', "permalink: 'news\\\\{slug}/': the text between "
+     "placeholders may only hold letters, digits, '.', '_', '~', '-' and '/'"),
+    ('output_dir = "a\\u0000b"', "output_dir: 'a\\x00b' is not a folder name\n  hint: write a "
+     "folder relative to the site, such as \"public\""),
+    ('output_dir = ""', "output_dir: '' is not a folder name\n  hint: write a folder relative "
+     "to the site, such as \"public\""),
+])
+
+def test_values_no_output_could_carry_are_refused_at_load(tmp_path: Path, line: str,
+                                                          message: str) -> None:
+    text = with_top(line)
+    number = line_of(text, line.split(" =")[0])
+    assert messages(tmp_path, text) == [f"publisher.toml:{number}: {message}"]
+
+
+@pytest.mark.parametrize(("subject", "message"), [
+    ('" "', "must not be empty: every digest needs a subject"),
+    ('"{{ site.title "', "the subject template is broken: unexpected end of template, "
+     "expected 'end of print statement'."),
+])
+def test_a_subject_no_digest_could_have_is_refused_at_load(tmp_path: Path, subject: str,
+                                                           message: str) -> None:
+    text = BASE_CONFIG + f"[email]\nsubject = {subject}\n"
+    assert messages(tmp_path, text) == [
+        f"publisher.toml:{text.count(chr(10))}: email.subject: {message}\n"
+        "  hint: e.g. '{{ site.title }}: {{ digest.title }}'"]
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("http://[::1/", " (it cannot be read as a URL (Invalid IPv6 URL))"),
+    ("https://exa mple.org/", " (it holds a space (write %20))"),
+    ("https://example.org:99999/", " (it cannot be read as a URL (Port out of range 0-65535))"),
+    ("https://example.org/\\u0001", " (it holds U+0001 (a control character))"),
+    ("mailto:desk@example.org", ""),
+])
+def test_a_base_url_that_is_no_url_is_refused_at_load(tmp_path: Path, url: str, reason: str
+                                                      ) -> None:
+    shown = url.replace("\\u0001", "\\x01")
+    assert messages(tmp_path, BASE_CONFIG.replace("https://news.example.org/", url)) == [
+        f"publisher.toml:3: base_url: '{shown}' is not an absolute http(s) URL{reason}, e.g. "
+        "'https://example.org/'"]
+
+
+def test_a_base_url_with_a_query_is_refused(tmp_path: Path) -> None:
+    text = BASE_CONFIG.replace("https://news.example.org/", "https://example.org/?p=")
+    assert messages(tmp_path, text) == [
+        "publisher.toml:3: base_url: 'https://example.org/?p=' has a query or a fragment; "
+        "articles' URLs are made by adding their path to it, e.g. 'https://example.org/news/'"]
+
+
+OUTPUT_HINT = ('\n  hint: a build replaces what is in its output folder: give it a folder of '
+               'its own, such as "public"')
+
+
+@pytest.mark.parametrize(("output", "message"), [
+    (".", "the output folder is the site folder itself"),
+    ("..", "the output folder is a folder that holds the site"),
+    ("/", "the output folder is a folder that holds the site"),
+    ("content", "the output folder is content_dir ({site}/content)"),
+    ("content/public", "the output folder lies inside content_dir ({site}/content)"),
+    ("templates/", "the output folder is templates_dir ({site}/templates)"),
+    ("static/../static", "the output folder is static_dir ({site}/static)"),
+    (".publisher/out", "the output folder lies inside the state folder .publisher "
+     "({site}/.publisher)"),
+])
+def test_an_output_folder_that_would_overwrite_the_site_is_refused(
+        tmp_path: Path, output: str, message: str) -> None:
+    site = tmp_path.resolve()
+    expected = message.replace("({site}", f"('{site}").replace(")", "')") if "{site}" in message \
+        else message
+    assert messages(tmp_path, with_top(f'output_dir = "{output}"')) == [
+        f"publisher.toml:8: output_dir: {expected}" + OUTPUT_HINT]
+
+
+def test_an_output_folder_that_holds_an_input_is_refused(tmp_path: Path) -> None:
+    text = with_top('output_dir = "site-out"\ncontent_dir = "site-out/articles"')
+    assert messages(tmp_path, text) == [
+        f"publisher.toml:8: output_dir: the output folder holds content_dir "
+        f"('{tmp_path.resolve()}/site-out/articles')" + OUTPUT_HINT]
+
+
+def test_folders_are_compared_after_links_are_followed(tmp_path: Path) -> None:
+    (tmp_path / "content").mkdir()
+    (tmp_path / "www").symlink_to(tmp_path / "content")
+    assert messages(tmp_path, with_top('output_dir = "www"')) == [
+        f"publisher.toml:8: output_dir: the output folder is content_dir "
+        f"('{tmp_path.resolve()}/content')" + OUTPUT_HINT]
+
+
+def test_a_missing_required_table_says_what_to_write(tmp_path: Path) -> None:
+    text = BASE_CONFIG[:TOP]
+    assert messages(tmp_path, text) == [
+        'publisher.toml: author: required table is missing\n  hint: add a table [author] '
+        'with name = "..."']
+
+
+def test_a_signing_key_shorter_than_32_bytes_is_refused(tmp_path: Path, monkeypatch) -> None:
+    settings = load_settings(write(tmp_path, BASE_CONFIG))
+    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "hunter2")
+    with pytest.raises(ConfigError) as error:
+        settings.signing_key("signing links")
+    assert [str(p) for p in error.value.problems] == [
+        "the environment variable PUBLISHER_SECRET_KEY holds 7 bytes; a key that signs links "
+        "needs at least 32\n  hint: generate one: export PUBLISHER_SECRET_KEY=\"$(python3 -c "
+        "'import secrets; print(secrets.token_urlsafe(32))')\"; links signed with the old key "
+        "stop working"]
+    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "x" * 32)
+    assert settings.signing_key("signing links") == "x" * 32

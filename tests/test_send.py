@@ -20,7 +20,7 @@ from tests.conftest import MAIL_CONFIG, NOW, SMTP_CONFIG, SiteFactory, article, 
 from tests.sending import preview_digest, send_digest, send_test_copy
 from tests.smtp_server import SMTPServer
 
-SECRET = "a-test-signing-secret"
+SECRET = "a-test-signing-secret-of-32-bytes-at-least"
 CONFIG = MAIL_CONFIG
 ARTICLES = {
     "content/ferry.md": article("Ferry fares rise", "2026-11-20 09:00", id="ferry",

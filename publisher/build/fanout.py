@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import jinja2
 
+from publisher.build import orphans
 from publisher.build import pages as archive
 from publisher.build.output import OutputWriter, Staged, remove_temp
 from publisher.errors import OutputError, Problem, TemplateError
@@ -30,7 +31,7 @@ class _Failure(NamedTuple):
 
 
 PARALLEL_MIN = 400  # fewer pages than this render faster than a worker starts
-_job: tuple[OutputWriter, jinja2.Environment, Sequence[archive.Page]] | None = None
+_job: tuple[OutputWriter, jinja2.Environment, Sequence[archive.Page], int] | None = None
 
 
 def stage_pages(writer: OutputWriter, env: jinja2.Environment, pages: Sequence[archive.Page],
@@ -43,12 +44,13 @@ def stage_pages(writer: OutputWriter, env: jinja2.Environment, pages: Sequence[a
         return
     global _job
     writer.quiet()  # no write thread busy while the process forks
-    _job = (writer, env, pages)
+    _job = (writer, env, pages, os.getpid())
     try:
         size = -(-len(pages) // workers)
         # Contiguous shares: pages of one folder stay with one worker, and two processes
         # creating entries in the same folder would wait on its lock.
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context("fork").Pool(
+                workers, initializer=orphans.die_with_parent, initargs=(os.getpid(),)) as pool:
             shares = pool.map(_stage_share, [range(start, min(start + size, len(pages)))
                                              for start in range(0, len(pages), size)])
     finally:
@@ -72,11 +74,14 @@ def _adopt(writer: OutputWriter, pages: Sequence[archive.Page],
 def _stage_share(indices: range) -> list[tuple[int, Staged]] | _Failure:
     """In a worker: render and write every page of its share; a mistake comes back as a value."""
     assert _job is not None
-    writer, env, pages = _job
+    writer, env, pages, parent = _job
     done: list[tuple[int, Staged]] = []
     try:
         share = [pages[i] for i in indices]
         for index, file in zip(indices, archive.render(env, share), strict=True):
+            if orphans.parent_gone(parent):  # nobody will rename or remove what we write
+                _remove([staged for _, staged in done])
+                os._exit(1)
             done.append((index, writer.stage_now(file, pages[index].fingerprint)))
     except (TemplateError, OutputError) as exc:  # what rendering and writing raise
         _remove([staged for _, staged in done])

@@ -23,8 +23,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from publisher.atomic import atomic_write
-from publisher.errors import OutputError
+from publisher.atomic import atomic_write, temp_name
+from publisher.errors import OutputError, errno_hint
 from publisher.models import OutputFile
 
 MANIFEST_NAME = "manifest.json"
@@ -86,19 +86,23 @@ class _TempFiles:
         self._submitted.clear()
 
     def write(self, target: str, data: bytes) -> _Written:
-        folder, name = os.path.split(target)
+        folder = os.path.dirname(target)
         if folder not in self._folders:
             os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
-        temp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+        temp = temp_name(target)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)  # left by a run of a process with our number that was killed
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            os.write(fd, data) if len(data) < 1 << 30 else _write_all(fd, data)
+            _write_all(fd, data)  # a nearly full disk takes part of a write without an error
             info = os.fstat(fd)
-        finally:
+        except BaseException:
             os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(temp)  # a full disk must not keep what the failed write made
+            raise
+        os.close(fd)
         return _Written(temp, info.st_size, info.st_mtime_ns)
 
     def close(self) -> None:
@@ -132,12 +136,11 @@ class OutputWriter:
         self.abort()
 
     def abort(self) -> None:
-        """Forget everything staged and not committed, removing its temporary files."""
-        for staged in self._staged.values():
-            written = _result(staged)
-            if written is not None:
-                remove_temp(staged)
-                _prune_empty_dirs(Path(written.temp).parent, self.output)
+        """Forget everything staged and not committed, removing its temporary files and the
+        folders made for them (also for the writes that failed)."""
+        for path, staged in self._staged.items():
+            remove_temp(staged)
+            _prune_empty_dirs((self.output / path).parent, self.output)
         self._staged.clear()
         self._temp_files.close()
         if not self._output_existed:
@@ -289,8 +292,7 @@ def _result(staged: Staged) -> _Written | None:
 
 def _output_error(exc: OSError, target: Path) -> OutputError:
     return OutputError(f"cannot write the output: {exc.strerror or exc}", path=target,
-                       hint="check that the output folder is writable and that the disk "
-                       "has space")
+                       hint=errno_hint(exc))
 
 
 def _sha(data: bytes) -> str:
@@ -298,9 +300,23 @@ def _sha(data: bytes) -> str:
 
 
 def _check_path(path: str) -> None:
+    problem = output_path_problem(path)
+    if problem:
+        raise OutputError(f"cannot write {path!r} into the output folder: {problem}")
+
+
+NAME_MAX = 255  # bytes in one file name, on every file system a site is likely built on
+
+
+def output_path_problem(path: str) -> str | None:
+    """Why `path` (relative, "/" separators) cannot be a file of the output folder, if so."""
     parts = path.split("/")
-    if path.startswith("/") or ".." in parts or "" in parts[:-1] or not parts[-1]:
-        raise OutputError(f"refusing to write outside the output folder: {path!r}")
+    if path.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\0" in path:
+        return "it would lie outside the folder"
+    longest = max(parts, key=lambda p: len(p.encode(errors="surrogateescape")))
+    if len(longest.encode(errors="surrogateescape")) > NAME_MAX:
+        return f"the name {longest[:40]!r}… is longer than the {NAME_MAX} bytes a file name has"
+    return None
 
 
 def _prune_empty_dirs(folder: Path, stop: Path) -> None:

@@ -27,7 +27,7 @@ from publisher import theme
 from publisher.build import crawlers
 from publisher.build import page_html as sitehtml
 from publisher.build.feeds import FORMATS
-from publisher.errors import ContentError, OutputError, Problem
+from publisher.errors import ContentError, OutputError, Problem, processing
 from publisher.models import Article, OutputFile, Site, Tag, is_digest_id
 
 SITE_FORMAT = "2"  # bump when this module or sitehtml.py changes what a page shows
@@ -225,7 +225,9 @@ def render(env: jinja2.Environment, pages: Iterable[Page]) -> Iterator[OutputFil
         template = templates.get(page.template)
         if template is None:
             template = templates[page.template] = theme.get_template(env, page.template)
-        yield OutputFile(page.path, theme.render(template, **(page.context or {})).encode())
+        with processing(page.path):
+            data = theme.render(template, **(page.context or {})).encode()
+        yield OutputFile(page.path, data)
 
 
 @jinja2.pass_context

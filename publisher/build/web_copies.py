@@ -16,6 +16,7 @@ from publisher.atomic import atomic_write
 from publisher.build.pages import DigestCopy
 from publisher.errors import ContentError, Problem
 from publisher.models import is_digest_id
+from publisher.text import character_name, xml_unsafe
 
 
 def save_web_copy(folder: Path, copy: DigestCopy) -> bool:
@@ -55,14 +56,26 @@ def load_web_copies(folder: Path, root: Path) -> list[DigestCopy]:
         try:
             record = json.loads(record_path.read_text("utf-8"))
             html = record_path.with_suffix(".html").read_text("utf-8")
-            copies.append(DigestCopy(str(record["id"]), str(record["title"]),
-                                     datetime.fromisoformat(record["date"]), html))
+            copies.append(_copy(record, html))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             problems.append(Problem(f"cannot read this digest's web copy: {exc}", path=label,
                                     hint="restore the file, or delete it and its .html twin"))
     if problems:
         raise ContentError(problems)
     return sorted(copies, key=lambda c: (c.date, c.digest_id))
+
+
+def _copy(record: dict[str, object], html: str) -> DigestCopy:
+    """A record as the digest stage wrote it; ValueError for one edited out of shape."""
+    digest_id, title = str(record["id"]), str(record["title"])
+    date = datetime.fromisoformat(str(record["date"]))
+    if not is_digest_id(digest_id):
+        raise ValueError(f"{digest_id!r} is not a digest id")
+    if date.tzinfo is None:
+        raise ValueError(f"the date {record['date']!r} has no time zone offset")
+    if (bad := xml_unsafe(title + html)) is not None:
+        raise ValueError(f"it holds {character_name(bad)}, which no page can carry")
+    return DigestCopy(digest_id, title, date, html)
 
 
 def _label(path: Path, root: Path) -> str:

@@ -6,13 +6,16 @@ Each group of commands lives in its own module and is registered here.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from publisher import __version__
-from publisher.clock import parse_moment, system_clock
+from publisher.cli.failures import internal_problem, system_problem
+from publisher.clock import MomentOutOfRange, parse_moment, system_clock
 from publisher.config import Settings, find_site_root, load_settings
 from publisher.errors import Problem, PublisherError
 from publisher.models import Clock
@@ -41,6 +44,8 @@ class AppContext:
             return system_clock
         try:
             moment = parse_moment(self.now, self.settings.zone)
+        except MomentOutOfRange as exc:
+            raise click.BadParameter(f"{self.now!r} {exc}", param_hint="--now") from None
         except ValueError:
             raise click.BadParameter(
                 f"{self.now!r} is not an ISO 8601 date-time, e.g. 2026-11-25T07:00:00+01:00",
@@ -82,7 +87,10 @@ class PublisherGroup(click.Group):
             except ModuleNotFoundError as exc:
                 if exc.name != f"publisher.cli.{module}":
                     raise
-        return super().get_command(ctx, name)
+        command = super().get_command(ctx, name)
+        if command is not None:
+            _accept_site_option(command)
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -93,6 +101,39 @@ class PublisherGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit,
+                click.exceptions.Abort):
+            raise
+        except BrokenPipeError:  # `publisher ... | head`: the reader has gone, say nothing
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
+        except OSError as exc:
+            problem = system_problem(exc) if exc.filename else internal_problem(exc)
+            report_problems([problem])
+            ctx.exit(1)
+        except Exception as exc:
+            report_problems([internal_problem(exc)])
+            ctx.exit(1)
+        return None
+
+
+def _accept_site_option(command: click.Command) -> None:
+    """`--site DIR` after the command's name too (`publisher build --site .`), at any depth."""
+    if not any(param.name == "site_after" for param in command.params):
+        command.params.append(click.Option(
+            ["--site", "site_after"], type=click.Path(file_okay=False, path_type=Path),
+            expose_value=False, is_eager=True, callback=_set_site,
+            help="The site folder (holding publisher.toml); as `publisher --site DIR`."))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_site_option(sub)
+
+
+def _set_site(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    app = ctx.find_object(AppContext)
+    if value is not None and app is not None:
+        app.site = value
+        app._settings = None
 
 
 def report_problems(problems: list[Problem], summary: str | None = None) -> None:

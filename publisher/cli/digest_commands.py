@@ -63,7 +63,7 @@ def preview(app: AppContext, schedule_name: str | None, out: Path | None,
     app.now = now
     settings = app.settings
     plan = plan_for(settings, schedule_name, app.clock())
-    with Store.open(settings.store_url) as store:
+    with Store.open(settings.store_url, settings.store_source) as store:
         run = DigestRun.of(settings, store, app.clock, readonly=True)
         result = preview_digest(run, schedule=plan, out=out, warn=_warn_one)
     if result is None:
@@ -101,7 +101,7 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
     settings = app.settings
     plan = plan_for(settings, schedule_name, app.clock())
     if address is not None:
-        with Store.open(settings.store_url) as store:
+        with Store.open(settings.store_url, settings.store_source) as store:
             run = DigestRun.of(settings, store, app.clock, readonly=True)
             sent = send_test_copy(run, open_transport(settings), schedule=plan, address=address,
                                   warn=_warn_one)
@@ -112,8 +112,8 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
         return
     # A missing SMTP password stops the run here, before anything is recorded.
     transport: Transport | None = None if dry_run else open_transport(settings)
-    with Store.open(settings.store_url) as store, _progress_bar() as progress, \
-            _stop_on_signal() as should_stop:
+    with Store.open(settings.store_url, settings.store_source) as store, \
+            _progress_bar() as progress, _stop_on_signal() as should_stop:
         run = DigestRun.of(settings, store, app.clock, readonly=dry_run)
         report: DeliveryReport | NoReaders | None
         if transport is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from publisher.cli import AppContext, cli, pass_app
-from publisher.clock import parse_moment
+from publisher.clock import MomentOutOfRange, parse_moment
 from publisher.content.importer import ImportOptions, import_files
 from publisher.errors import ProblemsError
 from publisher.text import plural, slugify
@@ -19,6 +19,9 @@ def _tags(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -
     tags: dict[str, str] = {}
     for value in values:
         name = " ".join(value.split())
+        if not name.isprintable() or "<" in name or ">" in name:
+            raise click.BadParameter(f"tag {value!r} holds a control character or markup", ctx,
+                                     param)
         if not slugify(name):
             raise click.BadParameter(f"tag {value!r} has no letters or digits", ctx, param)
         tags.setdefault(slugify(name), name)
@@ -30,6 +33,8 @@ def _date(app: AppContext, text: str | None) -> datetime | None:
         return None
     try:
         return parse_moment(text, app.settings.zone)
+    except MomentOutOfRange as exc:
+        raise click.BadParameter(f"{text!r} {exc}", param_hint="--date") from None
     except ValueError:
         raise click.BadParameter(
             f"{text!r} is not an ISO 8601 date or date-time, e.g. 2026-11-03 or "
@@ -57,7 +62,9 @@ def import_(app: AppContext, files: tuple[Path, ...], date_text: str | None,
     options = ImportOptions(date=_date(app, date_text), tags=tags, draft=draft)
     report = import_files(files, app.settings, options)
     for done in report.imported:
-        click.echo(f"imported {done.source} as {done.target}")
+        note = f" ({plural(done.left_out, 'invisible control character')} left out)" \
+            if done.left_out else ""
+        click.echo(f"imported {done.source} as {done.target}{note}")
     count = len(report.imported)
     click.echo(f"imported {count} of {plural(len(files), 'file')}")
     if report.problems:

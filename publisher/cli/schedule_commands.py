@@ -32,7 +32,7 @@ NEXT_COUNT = 3
 
 @contextlib.contextmanager
 def _store(settings: Settings) -> Iterator[Store]:
-    with Store.open(settings.store_url) as store:
+    with Store.open(settings.store_url, settings.store_source) as store:
         yield store
 
 

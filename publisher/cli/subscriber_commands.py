@@ -23,7 +23,7 @@ _ROW = "{email:<32} {status:<12} {joined:<10}  {name:<24} {tags}"
 
 @contextlib.contextmanager
 def _store(app: AppContext) -> Iterator[Store]:
-    with Store.open(app.settings.store_url) as store:
+    with Store.open(app.settings.store_url, app.settings.store_source) as store:
         yield store
 
 

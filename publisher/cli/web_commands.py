@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -58,9 +59,24 @@ def _check_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise PublisherError(f"cannot listen on {host}:{port}: {exc.strerror}",
-                                 hint="another program may be using the port: choose another "
-                                 "with --port, or stop it") from None
+            raise PublisherError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                                 hint=_listen_hint(exc, port)) from None
+
+
+def _listen_hint(exc: OSError, port: int) -> str:
+    """What to change when the address cannot be bound, as the system's reason says."""
+    if isinstance(exc, socket.gaierror):
+        return "--host is not an address or a name this machine can look up: use an IP " \
+            "address such as 127.0.0.1 or 0.0.0.0"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "--host is not an address of this machine: use 127.0.0.1, 0.0.0.0 (every " \
+            "address) or one that `ip addr` lists"
+    if exc.errno == errno.EACCES and port < 1024:
+        return "ports below 1024 need privileges: use a higher --port and let nginx or a " \
+            "proxy listen on the low one"
+    if exc.errno == errno.EADDRINUSE:
+        return "another program is using the port: choose another with --port, or stop it"
+    return "check --host and --port"
 
 
 def worker_app() -> object:

@@ -13,15 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-import yaml
-
-from publisher.content.fields import FIELDS, KNOWN_KEYS, Check
+from publisher.content import characters, yaml_quirks
+from publisher.content.fields import FIELDS, KNOWN_KEYS, TEXT_KEYS, Check
 from publisher.errors import Problem
-
-try:  # the C loader is several times faster; PyYAML ships it in its wheels
-    from yaml import CSafeLoader as SafeLoader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader
+from publisher.text import character_name
 
 _FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 _CLOSE = re.compile(r"^(---|\.\.\.)[ \t]*$", re.MULTILINE)
@@ -45,18 +40,28 @@ class FrontMatter:
     body_line: int  # line of the file on which the Markdown body starts
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def decode(raw: bytes, source: str) -> tuple[str | None, list[Problem]]:
-    """Decode UTF-8 (a BOM is fine) and normalise line endings."""
+    """Decode UTF-8 (a BOM is fine) and normalise line endings (CRLF and CR alike)."""
+    if raw.startswith(_UTF16_BOMS) or raw[:200].count(b"\x00") > len(raw[:200]) // 4:
+        return None, [Problem("the file is in UTF-16, not UTF-8", path=source, line=1,
+                              hint="save it again as UTF-8 (in Notepad: Save as, Encoding "
+                              "UTF-8)")]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         prefix = raw[: exc.start]
-        line = len(prefix.splitlines()) + (not prefix or prefix.endswith((b"\n", b"\r")))
+        line = prefix.count(b"\n") + 1 if b"\n" in raw else prefix.count(b"\r") + 1
+        column = exc.start - max(prefix.rfind(b"\n"), prefix.rfind(b"\r"))
         return None, [
             Problem(
-                f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at column {column} "
+                f"(offset {exc.start})",
                 path=source, line=line,
-                hint="save the file with UTF-8 encoding",
+                hint="save the file with UTF-8 encoding; a file saved as Windows-1252 or "
+                "Latin-1 can be converted with `iconv -f windows-1252 -t utf-8`",
             )
         ]
     return text.replace("\r\n", "\n").replace("\r", "\n"), []
@@ -91,11 +96,13 @@ def parse(text: str, source: str, zone: tzinfo) -> tuple[FrontMatter | None, lis
         return None, [parts]
     header, body, body_line = parts
     try:
-        data = yaml.load(header, Loader=SafeLoader)
-    except yaml.YAMLError as exc:
-        return None, [_yaml_problem(exc, source)]
-    if data is None:
-        data = {}
+        document = yaml_quirks.load(header)
+    except yaml_quirks.YAMLError as exc:
+        return None, [_yaml_problem(exc, source, header)]
+    except RecursionError:
+        return None, [Problem("the front matter is nested too deeply to read", path=source,
+                              line=2, hint="front matter holds a few plain keys and values")]
+    data = document.data if document.data is not None else {}
     if not isinstance(data, dict):
         return None, [
             Problem(
@@ -104,7 +111,24 @@ def parse(text: str, source: str, zone: tzinfo) -> tuple[FrontMatter | None, lis
                 hint="write one 'key: value' per line, e.g. 'title: Ferry fares rise'",
             )
         ]
-    return _validate(data, header, body, body_line, source, zone)
+    for key in TEXT_KEYS:
+        if key in data:
+            data[key] = yaml_quirks.text_as_written(data[key], document.written.get(key))
+    problems = [_duplicate_problem(d, source) for d in document.duplicates]
+    if characters.suspect(body):
+        problems += characters.text_problems(body, source, body_line)
+        body = characters.left_out(body)
+    fields, found = _validate(data, header, body, body_line, source, zone)
+    problems += found
+    return (None if any(not p.warning for p in problems) else fields), problems
+
+
+def _duplicate_problem(duplicate: yaml_quirks.Duplicate, source: str) -> Problem:
+    first = duplicate.first_line + 2  # the YAML text starts on the file's second line
+    return Problem(f"duplicate key {duplicate.key!r}: also on line {first}; the value on "
+                   f"line {duplicate.line + 2} is the one used", path=source,
+                   line=duplicate.line + 2, key=duplicate.key, warning=True,
+                   hint="delete one of the two lines")
 
 
 def _validate(
@@ -130,7 +154,7 @@ def _validate(
     return FrontMatter(**fields, body=body, body_line=body_line), check.problems
 
 
-def _yaml_problem(exc: yaml.YAMLError, source: str) -> Problem:
+def _yaml_problem(exc: yaml_quirks.YAMLError, source: str, header: str) -> Problem:
     # The context mark (where an unclosed bracket or quote began) is the line to fix;
     # the problem mark is where the parser gave up, often a line later.
     mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
@@ -138,9 +162,13 @@ def _yaml_problem(exc: yaml.YAMLError, source: str) -> Problem:
     what = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"broken YAML in the front matter: {what}" + (f" ({context})" if context else "")
-    return Problem(message, path=source, line=line,
-                   hint="quote values that contain ':' or start with a special character, "
-                   "and close every bracket and quote")
+    hint = "quote values that contain ':' or start with a special character, and close " \
+        "every bracket and quote"
+    breaks = [c for c in ("\x85", "\u2028", "\u2029") if c in header]
+    if breaks:
+        hint = f"the front matter holds {character_name(breaks[0])}, which YAML reads as the " \
+            "end of a line: delete it"
+    return Problem(message, path=source, line=line, hint=hint)
 
 
 def _kind(value: Any) -> str:

@@ -17,19 +17,27 @@ from publisher.content.cache import Entry, article_key
 from publisher.errors import OutputError
 from publisher.models import LoadedContent
 
-_CLOSE = re.compile(rb"^(---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n|$)")  # a line and its end, however it is written
+_CLOSE = re.compile(rb"(---|\.\.\.)[ \t]*")
 _WRITERS = 8  # each write ends in an fsync: overlapping them hides the disk's latency
 
 
 def insert_id(raw: bytes, article_id: str) -> bytes:
-    """Add `id: "..."` as the last front-matter line; BOM and line endings are kept."""
-    newline = b"\r\n" if b"\r\n" in raw[:4096] else b"\n"
-    first_break = raw.index(b"\n") + 1
-    close = _CLOSE.search(raw, first_break)
-    if close is None:  # the loader has already checked; this is a guard, not a path
-        raise ValueError("front matter is not closed")
-    line = b"id: " + json.dumps(article_id, ensure_ascii=False).encode() + newline
-    return raw[: close.start()] + line + raw[close.start():]
+    """Add `id: "..."` as the last front-matter line; BOM and line endings are kept.
+
+    Lines may end in LF, CRLF or a lone CR (old Mac editors), as the loader reads them.
+    """
+    lines = _LINE.finditer(raw)
+    first = next(lines)
+    newline = first.group()[len(first.group().rstrip(b"\r\n")):] or b"\n"
+    for line in lines:
+        text = line.group().rstrip(b"\r\n")
+        if _CLOSE.fullmatch(text):
+            entry = b"id: " + json.dumps(article_id, ensure_ascii=False).encode() + newline
+            return raw[: line.start()] + entry + raw[line.start():]
+        if not line.group():
+            break
+    raise ValueError("front matter is not closed")  # the loader has checked: a guard only
 
 
 def write_pending_ids(root: Path, loaded: LoadedContent, context: str

@@ -49,7 +49,7 @@ import yaml
 
 from publisher.atomic import write_new
 from publisher.config import Settings
-from publisher.content import frontmatter
+from publisher.content import characters, frontmatter
 from publisher.content.ids import insert_id
 from publisher.content.load import derive_id
 from publisher.errors import ImporterError, Problem
@@ -106,6 +106,7 @@ class Imported:
     source: Path  # the plain-text file, as given
     target: str  # the new article, relative to the site root
     title: str
+    left_out: int = 0  # invisible control characters that no feed could carry
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,14 +285,15 @@ def import_file(path: Path, settings: Settings, options: ImportOptions,
                 earlier: Sequence[Imported] = ()) -> Imported:
     """Read, convert and write one file; `earlier` are the files of this run already done."""
     label = str(path)
-    article = parse_text(_read_text(path), label)
+    text = _read_text(path)
+    article = parse_text(characters.left_out(text), label)
     date = (options.date or _modified(path, settings.zone)).replace(microsecond=0)
     target = settings.content_path / f"{slugify(article.title)}.md"
     relative = site_relative(target, settings.root)
-    text = to_markdown(article, date=date, source=relative, tags=options.tags,
-                       draft=options.draft)
-    _write(target, text.encode(), label, relative, earlier)
-    return Imported(path, relative, article.title)
+    markdown = to_markdown(article, date=date, source=relative, tags=options.tags,
+                           draft=options.draft)
+    _write(target, markdown.encode(), label, relative, earlier)
+    return Imported(path, relative, article.title, characters.control_count(text))
 
 
 def _read_text(path: Path) -> str:
@@ -304,6 +306,10 @@ def _read_text(path: Path) -> str:
     if text is None:
         problem = problems[0]
         raise ImporterError(problem.message, path=path, line=problem.line, hint=problem.hint)
+    broken = [p for p in characters.text_problems(text, str(path), 1) if not p.warning]
+    if broken:  # U+FFFE and the like are no text: the file needs a look before it comes in
+        raise ImporterError(broken[0].message, path=path, line=broken[0].line,
+                            hint=broken[0].hint)
     return text
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -15,9 +16,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from publisher.content import frontmatter, markup
+from publisher.content import characters, frontmatter, markup
 from publisher.content.cache import Entry, article_key
-from publisher.errors import ContentError, Problem
+from publisher.errors import ContentError, Problem, processing
 from publisher.models import Article, Author, LoadedContent, PendingId, Tag
 from publisher.text import plural, slugify
 
@@ -77,6 +78,7 @@ class SourceFile:
     raw: bytes
     key: str
     stamp: tuple[int, int, int] = (0, 0, 0)  # size, mtime_ns and inode when it was read
+    problem: Problem | None = None  # why the file could not be read at all
 
 
 def stamp_of(info: os.stat_result) -> tuple[int, int, int]:
@@ -89,11 +91,47 @@ def scan(content_path: Path, root: Path, context: ParseContext) -> list[SourceFi
     fingerprint = context.fingerprint()
     files = []
     for source, path in discover(content_path, root):
-        with open(path, "rb") as handle:
-            raw = handle.read()
-            stamp = stamp_of(os.fstat(handle.fileno()))
+        read = read_article_file(source, path)
+        if isinstance(read, Problem):
+            files.append(SourceFile(printable(source), b"", "", problem=read))
+            continue
+        raw, stamp = read
         files.append(SourceFile(source, raw, article_key(source, raw, fingerprint), stamp))
     return files
+
+
+def read_article_file(source: str, path: str) -> tuple[bytes, tuple[int, int, int]] | Problem:
+    """An article file's bytes and stamp, or why it cannot be an article."""
+    if not source.isprintable() or not _encodable(source):
+        return Problem("the file name is not valid UTF-8 or holds a control character",
+                       path=printable(source), hint="rename the file")
+    try:
+        # O_NONBLOCK: a named pipe given the name of an article must not hang the build
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return Problem("not a regular file", path=source, hint="delete it or rename "
+                               "it so that it does not end in .md")
+            return handle.read(), stamp_of(info)
+    except OSError as exc:
+        return Problem(f"cannot be read: {exc.strerror or exc}", path=source,
+                       hint="check that the file exists (a link may point nowhere) and that "
+                       "it is readable")
+
+
+def _encodable(name: str) -> bool:
+    try:
+        name.encode()
+    except UnicodeEncodeError:  # bytes that were not UTF-8, kept as surrogates by os
+        return False
+    return True
+
+
+def printable(name: str) -> str:
+    """A file name as it can be shown: bytes that are not UTF-8 become U+FFFD."""
+    shown = os.fsencode(name).decode("utf-8", errors="replace")
+    return "".join(c if c.isprintable() else "\ufffd" for c in shown)
 
 
 def load_content(files: Sequence[SourceFile], context: ParseContext,
@@ -102,11 +140,13 @@ def load_content(files: Sequence[SourceFile], context: ParseContext,
 
     Returns the content and the newly parsed entries, for the caller to cache.
     """
-    todo = [(f.source, f.raw, f.key) for f in files if f.key not in cached]
+    todo = [(f.source, f.raw, f.key) for f in files if f.key not in cached and not f.problem]
     parsed = {p.source: p for p in _parse_all(todo, context)}
     articles: list[Article] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = [f.problem for f in files if f.problem]
     for file in files:
+        if file.problem:
+            continue
         one = parsed.get(file.source)
         article, found = (one.article, one.problems) if one else cached[file.key]
         problems.extend(found)
@@ -176,6 +216,11 @@ def _parse_all(todo: list[tuple[str, bytes, str]], context: ParseContext) -> lis
 
 
 def _parse_one(item: tuple[str, bytes, str], context: ParseContext) -> _Parsed:
+    with processing(item[0]):
+        return _parse_file(item, context)
+
+
+def _parse_file(item: tuple[str, bytes, str], context: ParseContext) -> _Parsed:
     source, raw, key = item
     text, problems = frontmatter.decode(raw, source)
     if text is None:
@@ -183,20 +228,30 @@ def _parse_one(item: tuple[str, bytes, str], context: ParseContext) -> _Parsed:
     fields, problems = frontmatter.parse(text, source, ZoneInfo(context.timezone))
     if fields is None:
         return _Parsed(source, key, None, tuple(problems))
-    return _Parsed(source, key, build_article(source, fields, context), tuple(problems))
+    article, found = build_article(source, fields, context)
+    problems += found
+    if any(not p.warning for p in found):
+        return _Parsed(source, key, None, tuple(problems))
+    return _Parsed(source, key, article, tuple(problems))
 
 
-def build_article(source: str, fields: frontmatter.FrontMatter, context: ParseContext) -> Article:
-    """Turn validated front matter and Markdown into a fully resolved `Article`."""
+def build_article(source: str, fields: frontmatter.FrontMatter, context: ParseContext
+                  ) -> tuple[Article, list[Problem]]:
+    """Turn validated front matter and Markdown into a fully resolved `Article`, and the
+    problems that only its rendered text shows."""
     local = fields.date.astimezone(ZoneInfo(context.timezone))
     path = context.permalink.format(
         year=f"{local.year:04d}", month=f"{local.month:02d}", day=f"{local.day:02d}",
         slug=fields.slug,
     )
     url = context.base_url + path
-    content_html = markup.markdown_to_html(fields.body, url)
+    content_html, problems = characters.rendered(markup.markdown_to_html(fields.body, url),
+                                                 fields.body, source, fields.body_line)
     if fields.summary:
-        summary_html = markup.inline_markdown_to_html(fields.summary, url)
+        summary_html, more = characters.rendered(
+            markup.inline_markdown_to_html(fields.summary, url), fields.summary, source, None,
+            key="summary")
+        problems += more
     else:
         summary_html = markup.first_paragraph(content_html)
     author = Author(**fields.author) if fields.author else None
@@ -218,7 +273,7 @@ def build_article(source: str, fields: frontmatter.FrontMatter, context: ParseCo
         draft=fields.draft,
         id_pending=fields.id is None,
     )
-    return replace(article, fingerprint=rendered_fingerprint(article))
+    return replace(article, fingerprint=rendered_fingerprint(article)), problems
 
 
 def rendered_fingerprint(article: Article) -> str:

@@ -28,8 +28,9 @@ _ATTRIBUTES = {
     "td": {"align", "colspan", "rowspan"},
     "th": {"align", "colspan", "rowspan", "scope"},
     "source": {"srcset", "type", "media"},
-    "img": {"src", "alt", "width", "height", "title", "loading"},
+    "img": {"src", "srcset", "alt", "width", "height", "title", "loading"},
 }
+_SRCSET_CANDIDATE = re.compile(r"\s*([^\s,][^\s]*(?:\s+[^,]*)?)(?:,|$)")
 _PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.DOTALL)
 _BLOCK_TAG = re.compile(r"</?(?:p|br|div|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|figure)\b[^>]*>")
 _TAG = re.compile(r"<[^>]+>")
@@ -49,18 +50,40 @@ def inline_markdown_to_html(text: str, base_url: str) -> str:
 
 
 def absolute_url(value: str, base_url: str) -> str | None:
-    """`value` resolved against `base_url`, or None for a scheme we do not link to."""
+    """`value` resolved against `base_url`, or None for a scheme we do not link to (or a
+    value that is no URL at all, such as `http://[::1`)."""
     value = value.strip()
     if value.startswith("#"):
         return value
-    resolved = urljoin(base_url, value)
-    return resolved if urlsplit(resolved).scheme in _SAFE_SCHEMES else None
+    try:
+        resolved = urljoin(base_url, value)
+        return resolved if urlsplit(resolved).scheme in _SAFE_SCHEMES else None
+    except ValueError:
+        return None
+
+
+def absolute_srcset(value: str, base_url: str) -> str | None:
+    """A `srcset` whose every image went through the rules of `src`; unsafe ones are dropped.
+
+    Each candidate is a URL and an optional width or density ("a.png 2x"); a URL may
+    hold commas, so candidates are split at a comma followed by white space, or at a
+    comma that ends a descriptor.
+    """
+    kept = []
+    for candidate in _SRCSET_CANDIDATE.findall(value):
+        url, *descriptor = candidate.split(None, 1)
+        absolute = absolute_url(url, base_url)
+        if absolute is not None and not absolute.startswith("#"):
+            kept.append(" ".join([absolute, *descriptor]).strip())
+    return ", ".join(kept) or None
 
 
 def sanitize(fragment: str, base_url: str) -> str:
     """Drop anything unsafe and resolve relative URLs against `base_url`."""
 
     def absolute(tag: str, attribute: str, value: str) -> str | None:
+        if attribute == "srcset":
+            return absolute_srcset(value, base_url)
         return absolute_url(value, base_url) if attribute in _URL_ATTRIBUTES else value
 
     return nh3.clean(

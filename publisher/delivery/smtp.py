@@ -134,8 +134,8 @@ class SMTPTransport:
             if mail[0] >= 500:
                 raise DeliveryError(f"the SMTP server {self.label} refused the sender "
                                     f"{sender}: {reply(*mail)}",
-                                    hint="check [email] from_address and bounce_address: the "
-                                    "server may accept only addresses of its own domains")
+                                    hint=_sender_hint(*mail, self.settings.username,
+                                                      self.settings.password_env))
             raise failure(*mail)
         if rcpt[0] not in (250, 251):
             raise failure(*rcpt)
@@ -223,6 +223,22 @@ def _starttls(smtp: smtplib.SMTP, context: ssl.SSLContext, label: str) -> None:
                             "only for a server on this machine")
     smtp.starttls(context=context)
     smtp.ehlo()
+
+
+def _sender_hint(code: int, text: bytes, username: str | None, password_env: str) -> str:
+    """Why a server refuses MAIL FROM, read from its reply: a login it wants, or the address."""
+    said = text.decode(errors="replace").lower()
+    if code == 530 or said.startswith("5.7.0") or "auth" in said:
+        if username:
+            return (f"the server wants a login this sender may use: check [delivery] "
+                    f"username and the password in ${password_env}")
+        return (f"the server wants a login: set [delivery] username in publisher.toml and "
+                f"export the password in ${password_env}")
+    if "relay" in said:
+        return ("the server does not relay mail from this machine: log in ([delivery] "
+                "username) or use the server of the sender's domain")
+    return ("check [email] from_address and bounce_address: the server may accept only "
+            "addresses of its own domains")
 
 
 def _login(smtp: smtplib.SMTP, username: str, password: str, label: str, env: str) -> None:

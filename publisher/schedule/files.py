@@ -22,7 +22,7 @@ from publisher.schedule.times import parse_cron
 
 DEFAULT_CATCH_UP = timedelta(hours=6)
 DIGEST_ONLY = ("tags", "min_items", "max_items")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100"
 
 
@@ -47,7 +47,7 @@ class ScheduleFile(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is not None and not _NAME.match(value):
+        if value is not None and not _NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a schedule name: use {_NAME_RULE} characters")
         return value
 
@@ -112,7 +112,7 @@ def read_schedule(path: Path, label: str, settings: Settings) -> Schedule:
                                 line=key_lines(text).get("deploy"), key="deploy",
                                 hint='set [deploy] target = "s3://bucket/folder" in '
                                 "publisher.toml, or remove this line"))
-    if "name" not in data and not _NAME.match(path.stem):
+    if "name" not in data and not _NAME.fullmatch(path.stem):
         problems.append(Problem(f"the file name {path.stem!r} cannot be a schedule name",
                                 path=label, key="name",
                                 hint=f'add name = "..." ({_NAME_RULE} characters)'))

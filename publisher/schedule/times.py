@@ -81,7 +81,7 @@ def parse_cron(expression: str) -> CronTable:
     values = text.split()
     if len(values) != 5:
         raise ValueError(
-            f"{expression!r} is not a cron expression: it needs 5 fields (minute, hour, "
+            f"{_shown(expression)} is not a cron expression: it needs 5 fields (minute, hour, "
             f"day of month, month, day of week), not {len(values)}; e.g. '0 7 * * mon-fri' "
             "or '@daily'")
     fields = dict(zip((name for _, name in _FIELDS), values, strict=True))
@@ -95,8 +95,13 @@ def parse_cron(expression: str) -> CronTable:
         variants = [{**fields, "day_of_week": "*"}, {**fields, "day": "*"}]
     table = CronTable(tuple(CronTrigger(**v, timezone=UTC) for v in variants))
     if table.next_wall(datetime(2000, 1, 1)) is None:  # noqa: DTZ001 - a wall time
-        raise ValueError(f"{expression!r} never matches a date (such as 31 February)")
+        raise ValueError(f"{_shown(expression)} never matches a date (such as 31 February)")
     return table
+
+
+def _shown(expression: str, limit: int = 60) -> str:
+    """The expression as a message quotes it: a line of a thousand values is cut short."""
+    return repr(expression if len(expression) <= limit else expression[:limit] + "…")
 
 
 def _check_field(label: str, name: str, value: str, expression: str) -> None:
@@ -104,7 +109,8 @@ def _check_field(label: str, name: str, value: str, expression: str) -> None:
         CronTrigger(**{name: value}, timezone=UTC)
     except ValueError as exc:
         reason = re.sub(r"^Error validating expression '[^']*': ", "", str(exc))
-        raise ValueError(f"{expression!r} is not a cron expression: {label} {value!r}: "
+        raise ValueError(f"{_shown(expression)} is not a cron expression: {label} "
+                         f"{_shown(value, 30)}: "
                          f"{reason[:1].lower() + reason[1:]}") from None
 
 
@@ -119,7 +125,7 @@ def _weekdays(field: str, expression: str) -> str:
     for part in field.lower().split(","):
         match = _DOW_PART.match(part)
         if match is None:
-            raise ValueError(f"{expression!r} is not a cron expression: day of week "
+            raise ValueError(f"{_shown(expression)} is not a cron expression: day of week "
                              f"{part!r} is not a day, a range or a step")
         first, last, step = match.groups()
         low = _day(first, expression) if first else 0
@@ -127,7 +133,7 @@ def _weekdays(field: str, expression: str) -> str:
         if last and high == 0 and low > 0:
             high = 7  # "fri-sun": Sunday at the end of the week
         if high < low or (step is not None and int(step) == 0):
-            raise ValueError(f"{expression!r} is not a cron expression: day of week "
+            raise ValueError(f"{_shown(expression)} is not a cron expression: day of week "
                              f"{part!r} must go from lower to higher (sun=0 … sat=6) "
                              "with a step above 0")
         days.update(d % 7 for d in range(low, high + 1, int(step or 1)))
@@ -139,7 +145,7 @@ def _day(token: str, expression: str) -> int:
         return int(token)
     if token in _DAY_NAMES:
         return _DAY_NAMES.index(token)
-    raise ValueError(f"{expression!r} is not a cron expression: {token!r} is not a day of "
+    raise ValueError(f"{_shown(expression)} is not a cron expression: {token!r} is not a day of "
                      "the week; use 0-7 (0 and 7 are Sunday) or sun, mon, tue, wed, thu, fri, "
                      "sat")
 
@@ -160,24 +166,49 @@ def due_times_between(schedule: Schedule, after: datetime, until: datetime) -> l
     return list(takewhile(lambda due: due <= until, iter_due(schedule, after)))
 
 
-# How far back `previous_due` looks, in windows that grow so a dense schedule stops early.
-_LOOKBACK = (timedelta(hours=1), timedelta(days=1), timedelta(days=32), timedelta(days=400))
+# How far back `previous_due` looks, in windows that grow: the first that holds a due time
+# is searched. The last is long enough for 29 February across a century without one.
+_LOOKBACK = (timedelta(hours=1), timedelta(days=1), timedelta(days=32), timedelta(days=400),
+             timedelta(days=3000))
 
 
 def previous_due(schedule: Schedule, before: datetime) -> datetime | None:
-    """The last due instant strictly before `before` (looked for up to 400 days back).
+    """The last due instant strictly before `before`, or None if there is none for 8 years.
 
-    The work does not grow with the density of the timetable: a per-minute cron is
-    found in the first hour looked at, a yearly one in the last window.
+    The work does not grow with the density of the timetable: within a window, the
+    last due time is found by bisection, each step one look for the next due time,
+    so a per-minute cron costs what a yearly one does (a few dozen looks).
     """
     if schedule.every is not None:
         index = -((EPOCH - before.astimezone(UTC)) // schedule.every) - 1  # ceil, then one back
         return EPOCH + index * schedule.every
     for span in _LOOKBACK:
-        found = due_times_between(schedule, before - span, before - timedelta.resolution)
-        if found:
-            return found[-1]
+        found = _last_between(schedule, before - span, before)
+        if found is not None:
+            return found
     return None
+
+
+def _last_between(schedule: Schedule, start: datetime, before: datetime) -> datetime | None:
+    """The last due instant in (start, before), by bisection of the interval."""
+    def after(moment: datetime) -> datetime | None:
+        return next(iter_due(schedule, moment), None)
+
+    last = after(start)
+    if last is None or last >= before:
+        return None
+    high = before  # no due instant lies in [high, before)
+    while True:
+        following = after(last)
+        if following is None or following >= before:
+            return last
+        last = following  # a later due instant: the answer is at or after it
+        middle = last + (high - last) / 2
+        probe = after(middle)
+        if probe is not None and probe < before:
+            last = probe
+        else:
+            high = middle
 
 
 def next_due_times(schedule: Schedule, after: datetime, count: int) -> list[datetime]:

@@ -39,7 +39,7 @@ from publisher.errors import StoreError
 from publisher.models import Digest, Subscriber, make_digest_id
 from publisher.store.base import BATCH
 from publisher.store.deliveries import DeliveryLedger, LedgerEntry
-from publisher.store.engine import connect
+from publisher.store.engine import CONFIGURED, connect
 from publisher.store.locks import Held, hold
 from publisher.store.records import (
     Delivery,
@@ -73,9 +73,11 @@ class Store(DeliveryLedger):
     """The database behind subscribers, digests, the delivery ledger and suppression."""
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Open (and if empty, create) the database at `url`; `StoreError` if it cannot."""
-        engine, conn = connect(url)
+    def open(cls, url: str, source: str = CONFIGURED) -> Store:
+        """Open (and if empty, create) the database at `url`; `StoreError` if it cannot.
+
+        `source` names where the URL was set, for the hints of errors."""
+        engine, conn = connect(url, source)
         return cls(engine, conn)
 
     def lock(self, name: str, *, wait: bool = False) -> AbstractContextManager[Held]:

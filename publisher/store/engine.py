@@ -31,13 +31,19 @@ from publisher.store.migrate import prepare
 
 BUSY_TIMEOUT_MS = 10_000
 SUPPORTED = ("sqlite", "postgresql")
-URL_HINT = ("set [store] url in publisher.toml to e.g. sqlite:///publisher.db or "
-            "postgresql+psycopg://user@host/dbname")
+CONFIGURED = "[store] url in publisher.toml"  # where a URL comes from, unless said otherwise
 
 
-def connect(url: str) -> tuple[Engine, Connection]:
-    """Open `url`; create the tables of an empty database, upgrade an older one, check it fits."""
-    parsed = _parse(url)
+def url_hint(source: str) -> str:
+    return f"set {source} to e.g. sqlite:///publisher.db or postgresql+psycopg://user@host/dbname"
+
+
+def connect(url: str, source: str = CONFIGURED) -> tuple[Engine, Connection]:
+    """Open `url`; create the tables of an empty database, upgrade an older one, check it fits.
+
+    `source` says where the URL was written, for hints: the setting or the variable.
+    """
+    parsed = _parse(url, source)
     label = _label(parsed)
     engine = _engine(parsed, label)
     try:
@@ -46,13 +52,12 @@ def connect(url: str) -> tuple[Engine, Connection]:
     except DBAPIError as exc:
         engine.dispose()
         raise StoreError(f"cannot open the database {label}: {_reason(exc)}",
-                         hint=_hint(parsed, exc)) from None
+                         hint=_hint(parsed, exc, source)) from None
     if problem is not None:
         conn.close()
         engine.dispose()
         raise StoreError(f"the database {label} cannot be used: {problem}",
-                         hint="point [store] url in publisher.toml at a publisher database, "
-                         "or at a new one")
+                         hint=f"point {source} at a publisher database, or at a new one")
     return engine, conn
 
 
@@ -77,15 +82,15 @@ def reraise(exc: BaseException) -> NoReturn:
     raise exc
 
 
-def _parse(url: str) -> URL:
+def _parse(url: str, source: str) -> URL:
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise StoreError(f"{url!r} is not a database URL", hint=URL_HINT) from None
+    except (ArgumentError, ValueError):
+        raise StoreError("the database URL is not a URL", hint=url_hint(source)) from None
     backend = parsed.get_backend_name()
     if backend not in SUPPORTED:
         raise StoreError(f"the database URL {_label(parsed)} names {backend!r}, which the store "
-                         "does not support (only SQLite and PostgreSQL)", hint=URL_HINT)
+                         "does not support (only SQLite and PostgreSQL)", hint=url_hint(source))
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -148,14 +153,13 @@ def _reason(exc: DBAPIError) -> str:
     return lines[0].strip() if lines else type(exc.orig).__name__
 
 
-def _hint(parsed: URL, exc: DBAPIError) -> str:
+def _hint(parsed: URL, exc: DBAPIError, source: str) -> str:
     reason = _reason(exc)
     if parsed.get_backend_name() == "sqlite":
         if "not a database" in reason:
-            return "the file exists but is not an SQLite database; point [store] url at " \
+            return f"the file exists but is not an SQLite database; point {source} at " \
                 "another file"
         if "locked" in reason:
             return "another publisher process is using it; try again when it has finished"
         return "check that the folder exists and that you may write in it"
-    return "check [store] url in publisher.toml, that the server is running and that it " \
-        "accepts this user"
+    return f"check {source}, that the server is running and that it accepts this user"

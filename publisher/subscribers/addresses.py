@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from publisher.errors import SubscriberError
 from publisher.models import Subscriber
 from publisher.store.database import Store
+from publisher.text import is_plain_address, one_line
 
 
 def normalise_address(text: str, *, check_deliverability: bool = False) -> str:
@@ -29,6 +30,14 @@ def normalise_address(text: str, *, check_deliverability: bool = False) -> str:
     except EmailNotValidError as exc:
         raise SubscriberError(f"{quoted(candidate)} is not a valid address: {_reason(exc)}",
                               hint="write it as name@example.org") from None
+    if not is_plain_address(checked.normalized):
+        # Valid by RFC 5322, yet a strict parser of the To: header would decode it into
+        # another address (`=?utf-8?q?...?=`) or split it: never put one on the list.
+        why = "it is shaped like an encoded word (=?…?=), which mail programs decode into " \
+            "another text" if "=?" in candidate else "it holds a character that a mail " \
+            "header would read as markup"
+        raise SubscriberError(f"{quoted(candidate)} is not a valid address: {why}",
+                              hint="write it as name@example.org")
     return checked.normalized
 
 
@@ -38,10 +47,14 @@ def normalise_name(text: str) -> str:
 
 
 def parse_tags(text: str | Iterable[str]) -> tuple[str, ...]:
-    """Tags from "a;b", "a, b" or a list: trimmed, lower-case, each once, in order."""
+    """Tags from "a;b", "a, b" or a list: trimmed, lower-case, each once, in order.
+
+    Control characters become spaces: a tag is compared as a slug, and a database
+    (PostgreSQL) refuses a NUL.
+    """
     parts = re.split(r"[;,]", text) if isinstance(text, str) else \
         [p for item in text for p in re.split(r"[;,]", item)]
-    tags = (" ".join(part.split()).lower() for part in parts)
+    tags = (one_line(part).lower() for part in parts)
     return tuple(dict.fromkeys(tag for tag in tags if tag))
 
 
@@ -53,7 +66,9 @@ def add_subscriber(store: Store, email: str, *, name: str = "", tags: Iterable[s
 
 
 def quoted(text: str) -> str:
-    return '"' + text.replace('"', '\\"') + '"'
+    """`text` in double quotes, a control character shown as an escape (\\r, \\x00)."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return '"' + shown.replace('"', '\\"') + '"'
 
 
 def _reason(exc: EmailNotValidError) -> str:

@@ -42,7 +42,7 @@ _UNSUBSCRIBE = "publisher.unsubscribe"
 _BOUNCE = "publisher.bounce"
 _DIGEST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 _CONFIRM = "publisher.confirm"
-_NUMBER = re.compile(r"^[0-9]{1,19}$")
+_NUMBER = re.compile(r"[0-9]{1,19}")
 
 
 class TokenExpired(TokenError):
@@ -57,7 +57,7 @@ def unsubscribe_token(secret: str, subscriber: Subscriber) -> str:
 def read_unsubscribe_token(secret: str, token: str, find: Lookup) -> Subscriber:
     """The subscriber an unsubscribe token was made for, or `TokenError`."""
     parts = token.strip().split(".")
-    if len(parts) != 2 or not _NUMBER.match(parts[0]):
+    if len(parts) != 2 or not _NUMBER.fullmatch(parts[0]):
         raise _invalid()
     subscriber = find(int(parts[0]))
     if subscriber is None or not _verify(secret, _UNSUBSCRIBE, subscriber, "", parts[1]):
@@ -75,7 +75,7 @@ def read_confirm_token(secret: str, token: str, find: Lookup, *, max_age: timede
                        now: datetime) -> Subscriber:
     """The subscriber a confirm token was made for; `TokenExpired` once `max_age` has passed."""
     parts = token.strip().split(".")
-    if len(parts) != 3 or not _NUMBER.match(parts[0]) or not _NUMBER.match(parts[1]):
+    if len(parts) != 3 or not _NUMBER.fullmatch(parts[0]) or not _NUMBER.fullmatch(parts[1]):
         raise _invalid()
     subscriber = find(int(parts[0]))
     if subscriber is None or not _verify(secret, _CONFIRM, subscriber, parts[1], parts[2]):

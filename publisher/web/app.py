@@ -175,7 +175,7 @@ class Service:
 def create_app(settings: Settings, *, clock: Clock = system_clock,
                transport_factory: TransportFactory | None = None) -> ASGIApp:
     """The service for one site; every configuration problem is raised here, at start-up."""
-    secret = settings.secret(settings.web.secret_env, SIGNING_KEY_USE)
+    secret = settings.signing_key(SIGNING_KEY_USE)
     if not settings.output_path.is_dir():
         raise OutputError("there is nothing to serve yet", path=settings.output_path,
                           hint="run `publisher build` first")
@@ -186,7 +186,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
     for env, names in ((pages.env, SERVICE_TEMPLATES), (mail.env, MAIL_TEMPLATES)):
         for name in names:  # a broken template stops the start too
             theme.get_template(env, name)
-    store = StoreHandle(settings.store_url)
+    store = StoreHandle(settings.store_url, settings.store_source)
     store()  # and so does a database that cannot be opened
     mailer = SharedMailer(transport_factory)
     store.on_close(mailer.close)
@@ -230,8 +230,9 @@ class Split:
 class StoreHandle:
     """The app's one store connection: opened on first use, closed when the app stops."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, source: str) -> None:
         self.url = url
+        self.source = source
         self._store: Store | None = None
         self._lock = threading.Lock()
         self._closers: list[Callable[[], None]] = []
@@ -243,7 +244,7 @@ class StoreHandle:
     def __call__(self) -> Store:
         with self._lock:
             if self._store is None:
-                self._store = Store.open(self.url)
+                self._store = Store.open(self.url, self.source)
             return self._store
 
     def close(self) -> None:

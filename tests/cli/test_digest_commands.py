@@ -18,7 +18,7 @@ from tests.conftest import MAIL_CONFIG, NOW, SiteFactory, article, settings_of
 from tests.conftest import SMTP_CONFIG as SMTP_CONFIGURED
 from tests.smtp_server import SMTPServer, free_port
 
-SECRET_ENV = {"PUBLISHER_SECRET_KEY": "a-test-signing-secret"}
+SECRET_ENV = {"PUBLISHER_SECRET_KEY": "a-test-signing-secret-of-32-bytes-at-least"}
 WHEN = ["--now", "2026-11-25T12:00:00Z"]
 DIGEST_ID = "digest-20261125-1200"
 CONFIG = MAIL_CONFIG

@@ -30,7 +30,8 @@ from publisher.content.importer import (
 from publisher.content.load import derive_id
 from publisher.content.markup import html_to_text, markdown_to_html
 from publisher.errors import ImporterError
-from tests.conftest import SiteFactory, snapshot
+from publisher.models import Clock
+from tests.conftest import SiteFactory, settings_of, snapshot
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "import"
 CHICAGO = ZoneInfo("America/Chicago")
@@ -461,8 +462,9 @@ def test_every_bad_file_is_reported_at_once_and_the_good_ones_imported(site: Pat
         "error: empty.txt: the file is empty", layout,
         "error: bom-only.txt: the file is empty", layout,
         "error: blank.txt: the file holds only white space", layout,
-        "error: latin1.txt:3: not valid UTF-8 (byte 0xe9 at offset 37)",
-        "  hint: save the file with UTF-8 encoding",
+        "error: latin1.txt:3: not valid UTF-8: byte 0xe9 at column 8 (offset 37)",
+        "  hint: save the file with UTF-8 encoding; a file saved as Windows-1252 or Latin-1 can "
+        "be converted with `iconv -f windows-1252 -t utf-8`",
         "error: long-title.txt:3: no title line: the first line is 202 characters long, and a "
         "title has at most 200", layout,
         "error: stars.txt:1: no title line: the first line '* * *' has no letters or digits",
@@ -475,3 +477,26 @@ def test_every_bad_file_is_reported_at_once_and_the_good_ones_imported(site: Pat
         "9 files not imported",
     ]
     assert sorted(os.listdir(site / "content")) == [FERRY.removeprefix("content/")]
+
+
+def test_control_characters_from_a_pdf_copy_are_left_out_and_counted(site: Path,
+                                                                     clock: Clock) -> None:
+    Path("pdf.txt").write_bytes(b"Harbour Notes\n\nThe ferry\x0cruns late; fi\x02nally.\x1a\n")
+    result = run_import(site, "pdf.txt")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == ("imported pdf.txt as content/harbour-notes.md "
+                                             "(3 invisible control characters left out)")
+    text = (site / "content/harbour-notes.md").read_text()
+    assert "The ferry runs late; finally.\n" in text
+    assert publish.build(settings_of(site), clock).warnings == ()
+
+
+def test_a_noncharacter_stops_the_file_with_its_line_and_column(site: Path) -> None:
+    Path("odd.txt").write_bytes("Harbour Notes\n\nBroken \ufffe text.\n".encode())
+    result = run_import(site, "odd.txt")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: odd.txt:3: U+FFFE (not a character) at column 8 is not a character, and no "
+        "feed can carry it",
+        "  hint: delete it: it is not text, only the trace of a broken conversion"]
+    assert not (site / "content/harbour-notes.md").exists()

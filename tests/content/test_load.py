@@ -38,8 +38,9 @@ EXPECTED = [
     "  hint: add a line 'title: ...' to the front matter",
     "content/empty.md: the file is empty\n"
     "  hint: add front matter (title, date) and the article text, or delete it",
-    "content/latin1.md:2: not valid UTF-8 (byte 0xe9 at offset 14)\n"
-    "  hint: save the file with UTF-8 encoding",
+    "content/latin1.md:2: not valid UTF-8: byte 0xe9 at column 11 (offset 14)\n"
+    "  hint: save the file with UTF-8 encoding; a file saved as Windows-1252 or Latin-1 can be "
+    "converted with `iconv -f windows-1252 -t utf-8`",
     "content/list.md:2: the front matter must be a mapping of keys to values, not a list\n"
     "  hint: write one 'key: value' per line, e.g. 'title: Ferry fares rise'",
     "content/no-date.md:1: date: missing date\n" + DATE_HINT,

@@ -182,9 +182,10 @@ def test_a_server_that_requires_a_login_refuses_the_sender(smtp_server: SMTPServ
     with SMTPServer(login=("ann", "s3cret")) as server, smtp(server) as transport, \
             pytest.raises(DeliveryError) as caught:
         transport.send(SENDER, "bob@example.org", b"Subject: a\r\n\r\na\r\n")
-    assert str(caught.value).startswith(
+    assert str(caught.value) == (
         f"the SMTP server 127.0.0.1:{server.port} refused the sender {SENDER}: 530 5.7.0 "
-        "Authentication required\n  hint: check [email] from_address")
+        "Authentication required\n  hint: the server wants a login: set [delivery] username "
+        "in publisher.toml and export the password in $PUBLISHER_SMTP_PASSWORD")
 
 
 @pytest.fixture

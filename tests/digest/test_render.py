@@ -93,9 +93,7 @@ def test_a_title_with_line_breaks_gives_a_one_line_subject(make_site: SiteFactor
     assert subject == "News: Bridge Bcc: victim@example.org body x"
 
 
-@pytest.mark.parametrize(("template", "message"), [
-    ("{{ site.title", "the subject template cannot be rendered: unexpected end of template, "
-                      "expected 'end of print statement'."),
+@pytest.mark.parametrize(("template", "message"), [  # its syntax is checked at load
     ("{{ digest.headline }}", "the subject template cannot be rendered: "
                               "'publisher.digest.render.DigestView object' has no attribute "
                               "'headline'"),

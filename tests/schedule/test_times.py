@@ -7,11 +7,15 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from publisher.models import Schedule
 from publisher.schedule.times import (
     due_times_between,
+    iter_due,
     next_due_times,
+    previous_due,
 )
 from publisher.text import format_duration, parse_duration
 
@@ -206,3 +210,39 @@ def test_starting_anywhere_gives_the_same_due_times_as_starting_long_before(
     for minutes in range(-30 * 60, 30 * 60, 25):
         after = around + timedelta(minutes=minutes)
         assert due_times_between(schedule, after, until) == [d for d in reference if d > after]
+
+
+def walked_back(schedule: Schedule, before: datetime, span: timedelta) -> datetime | None:
+    """The previous due time the slow way: every due time of `span` before, the last one."""
+    found = due_times_between(schedule, before - span, before - timedelta.resolution)
+    return found[-1] if found else None
+
+
+DENSE = {"* * * * *": 1, "*/7 * * * *": 1, "* 2 * * *": 2, "30 1,2 * * *": 2,
+         "0 * * * mon-fri": 4, "* * 1 * *": 32, "0 7 * * sun": 8}  # and the days to walk back
+
+
+@settings(max_examples=40, deadline=None)
+@given(expression=st.sampled_from(sorted(DENSE)),
+       zone=st.sampled_from(["UTC", "America/Chicago", "Europe/Lisbon", "Australia/Lord_Howe"]),
+       moment=st.datetimes(min_value=datetime(2025, 1, 1),  # noqa: DTZ001 - hypothesis
+                           max_value=datetime(2027, 12, 31),  # noqa: DTZ001 - wants naive
+                           timezones=st.just(UTC)))
+def test_the_previous_due_time_is_the_last_one_before(expression: str, zone: str,
+                                                      moment: datetime) -> None:
+    schedule = cron(expression, zone)
+    found = previous_due(schedule, moment)
+    assert found == walked_back(schedule, moment, timedelta(days=DENSE[expression]))
+    assert found is not None and found < moment
+    assert next(iter_due(schedule, found)) >= moment  # nothing due in between
+
+
+@pytest.mark.parametrize(("expression", "before", "expected"), [
+    ("0 12 29 2 *", utc(2026, 11, 25), utc(2024, 2, 29, 12)),
+    ("0 12 29 2 *", utc(2103, 1, 1), utc(2096, 2, 29, 12)),  # 2100 has no 29 February
+    ("0 0 1 1 *", utc(2027, 1, 1), utc(2026, 1, 1)),
+    ("59 23 31 12 *", utc(2027, 1, 1), utc(2026, 12, 31, 23, 59)),
+])
+def test_the_previous_due_time_of_a_rare_timetable_is_found_years_back(
+        expression: str, before: datetime, expected: datetime) -> None:
+    assert previous_due(cron(expression), before) == expected

@@ -455,7 +455,7 @@ def store_error(url: str) -> str:
 
 def test_opening_errors_say_what_is_wrong(tmp_path: Path) -> None:
     assert store_error("not a url") == (
-        "'not a url' is not a database URL\n"
+        "the database URL is not a URL\n"
         "  hint: set [store] url in publisher.toml to e.g. sqlite:///publisher.db or "
         "postgresql+psycopg://user@host/dbname")
     assert store_error("mysql://u:secret@db/x").startswith(
@@ -469,8 +469,8 @@ def test_opening_errors_say_what_is_wrong(tmp_path: Path) -> None:
     junk.write_text("these are my notes, not a database\n" * 200)
     assert store_error(f"sqlite:///{junk}") == (
         f"cannot open the database {junk}: file is not a database\n"
-        "  hint: the file exists but is not an SQLite database; point [store] url at "
-        "another file")
+        "  hint: the file exists but is not an SQLite database; point [store] url in "
+        "publisher.toml at another file")
 
 
 def test_a_database_of_another_program_or_version_is_refused(tmp_path: Path) -> None:
@@ -490,6 +490,20 @@ def test_a_database_of_another_program_or_version_is_refused(tmp_path: Path) -> 
     assert store_error(f"sqlite:///{future}").startswith(
         f"the database {future} cannot be used: it has schema revision 0099, newer than this "
         "publisher knows (up to 0002)\n")
+
+
+def test_a_hint_names_the_variable_when_the_url_came_from_it() -> None:
+    with pytest.raises(StoreError) as caught:
+        Store.open("postgresql+psycopg://postgres:pw@127.0.0.1:1/test",
+                   "the environment variable PUBLISHER_STORE_URL")
+    assert caught.value.problem.hint == (
+        "check the environment variable PUBLISHER_STORE_URL, that the server is running and "
+        "that it accepts this user")
+    with pytest.raises(StoreError) as caught:
+        Store.open("garbage://", "the environment variable PUBLISHER_STORE_URL")
+    assert caught.value.problem.hint == (
+        "set the environment variable PUBLISHER_STORE_URL to e.g. sqlite:///publisher.db or "
+        "postgresql+psycopg://user@host/dbname")
 
 
 def test_an_unreachable_server_is_an_error_not_a_traceback() -> None:

@@ -62,6 +62,13 @@ def test_addresses_are_normalised(given: str, stored: str) -> None:
                       "not valid. It should have a period"),
     ("Ann <ann@x.org>", '"Ann <ann@x.org>" is not a valid address: a display name and angle '
                         "brackets around the email address are not permitted here"),
+    ("=?utf-8?q?ann?=@example.org", '"=?utf-8?q?ann?=@example.org" is not a valid address: it '
+     "is shaped like an encoded word (=?…?=), which mail programs decode into another text"),
+    ("=?UTF-8?B?Ym9i?=@example.org", '"=?UTF-8?B?Ym9i?=@example.org" is not a valid address: '
+     "it is shaped like an encoded word (=?…?=), which mail programs decode into another text"),
+    ("ann@example.org\r\nBcc: eve@example.org", '"ann@example.org\\r\\nBcc: eve@example.org" '
+     "is not a valid address: the part after the @-sign contains invalid characters: ':', "
+     "'@', SPACE, U+000A, U+000D"),
 ])
 def test_bad_addresses_say_why(given: str, message: str) -> None:
     with pytest.raises(SubscriberError) as caught:
@@ -74,6 +81,7 @@ def test_names_stay_on_one_line_and_tags_are_tidied() -> None:
     assert parse_tags("News; ferry ,, NEWS;  city  hall ") == ("news", "ferry", "city hall")
     assert parse_tags(["a,b", "B", "c"]) == ("a", "b", "c")
     assert parse_tags("") == ()
+    assert parse_tags("ferry\x00news;\x1b[31mred") == ("ferry news", "[31mred")
 
 
 def test_adding_the_same_person_twice_in_another_case(store: Store) -> None:
@@ -118,6 +126,18 @@ def test_import_takes_the_good_rows_and_names_the_bad_lines(
     assert (ann.name, ann.tags) == ("Ann Lee", ("news", "ferry"))
     cy = store.get_subscriber("cy@example.org")
     assert cy is not None and cy.name == "Cy, Smith"
+
+
+def test_an_import_refuses_encoded_word_addresses_by_line(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path, "members.csv", "email,name\n=?utf-8?q?x?=@example.org,X\n"
+                 "ok@example.org,\"Ok\r\nBcc: eve@example.org\"\n")
+    report = import_csv(store, path, now=NOW, label="members.csv")
+    assert report.imported == 1
+    assert [str(p) for p in report.rejected] == [
+        'members.csv:2: "=?utf-8?q?x?=@example.org" is not a valid address: it is shaped like '
+        "an encoded word (=?…?=), which mail programs decode into another text"]
+    assert [(s.email, s.name) for s in store.iter_subscribers()] == [
+        ("ok@example.org", "Ok Bcc: eve@example.org")]
 
 
 def test_importing_the_same_file_again_changes_nothing(store: Store, tmp_path: Path) -> None:
@@ -253,6 +273,10 @@ def test_add_and_remove_from_the_command_line(make_site: SiteFactory) -> None:
     assert run(site, "remove", "ANN@example.org") == (
         0, "removed Ann@example.org; its hash stays on the suppression list, so no import adds "
         "it again\n", "")
+    assert run(site, "add", "=?utf-8?q?eve?=@example.org") == (
+        1, "", 'error: "=?utf-8?q?eve?=@example.org" is not a valid address: it is shaped like '
+        "an encoded word (=?…?=), which mail programs decode into another text\n"
+        "  hint: write it as name@example.org\n")
     assert run(site, "remove", "ann@example.org") == (
         1, "", "error: ann@example.org is not on the list\n"
         "  hint: `publisher subscribers list` shows who is\n")

@@ -559,6 +559,17 @@ def test_an_invalid_address_gets_a_400_page_and_no_mail(web: Web) -> None:
     assert web.subscribers() == []
 
 
+def test_an_address_shaped_like_an_encoded_word_is_refused_by_the_form(web: Web) -> None:
+    answer = subscribe(web, "=?utf-8?q?ann?=@example.org")
+    assert answer.status_code == 400
+    assert texts(answer.text)[1:3] == [
+        '"=?utf-8?q?ann?=@example.org" is not a valid address: it is shaped like an encoded '
+        "word (=?…?=), which mail programs decode into another text.",
+        "Write it as name@example.org."]
+    assert web.outbox.new() == []
+    assert web.subscribers() == []
+
+
 def test_topics_are_kept_only_if_the_site_has_them(web: Web) -> None:
     subscribe(web, "ann@example.org", "transport", "harbour", "../../etc", "unknown",
               "Transport")
@@ -855,8 +866,22 @@ def test_a_port_in_use_is_said_plainly(site: Path) -> None:
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
         f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
-        "  hint: another program may be using the port: choose another with --port, or stop "
-        "it\n")
+        "  hint: another program is using the port: choose another with --port, or stop it\n")
+
+
+@pytest.mark.parametrize(("host", "message", "hint"), [
+    ("192.0.2.1", "Cannot assign requested address", "--host is not an address of this "
+     "machine: use 127.0.0.1, 0.0.0.0 (every address) or one that `ip addr` lists"),
+    ("no-such-host.invalid", "", "--host is not an address or a name this machine can look "
+     "up: use an IP address such as 127.0.0.1 or 0.0.0.0"),
+])
+def test_a_host_that_cannot_be_listened_on_is_said_as_such(site: Path, host: str, message: str,
+                                                           hint: str) -> None:
+    result = CliRunner().invoke(cli, ["--site", str(site), "serve", "--host", host])
+    assert (result.exit_code, result.stdout) == (1, "")
+    first, second = result.stderr.splitlines()
+    assert first.startswith(f"error: cannot listen on {host}:8000: {message}")
+    assert second == f"  hint: {hint}"
 
 
 def test_an_unbuilt_site_is_refused_with_a_hint(make_site: SiteFactory, secret: str) -> None:

@@ -3,8 +3,10 @@
 The only module that imports feedgen. Entries are appended (not prepended),
 every date comes from the data (never "now", so an unchanged site gives the
 same bytes), the RSS channel link is the last link added, Atom entry links lose
-`rel` and `type` (feedgen issue #135) and are repaired by `atom`, and date
-formatting switches the process locale, so generation is serialised by a lock.
+`rel` and `type` (feedgen issue #135) and are repaired by `atom`, an entry's
+categories are given in one call (each call rebuilds the whole list, so one
+call per tag is quadratic in the tags), and date formatting switches the
+process locale, so generation is serialised by a lock.
 
 What validators and readers ask of both formats is decided here too: people are
 named without their address (an RSS item carries `dc:creator` only, never
@@ -82,8 +84,8 @@ def _add_entry(fg: FeedGenerator, site: Site, article: Article, full: bool) -> N
     author = article.author or site.author
     entry.author(_person(author.name, author.url))  # no address: RSS then writes no <author>
     entry.dc.dc_creator(author.name)
-    for tag in article.tags:
-        entry.category(term=tag.name)
+    if article.tags:  # in one call: feedgen rebuilds its whole list of categories on each
+        entry.category([{"term": tag.name} for tag in article.tags])
     if article.summary_html:
         entry.summary(article.summary_html, type="html")
     if full:
