@@ -254,6 +254,8 @@ def _status_line(row: dict[str, object], settings: Settings) -> str:
         parts[1] += f" (next try due {local:%Y-%m-%d %H:%M})"
     if row["pending"]:
         parts.append(f"{row['pending']:,} in flight or left by a crash")
+    if row["queued"]:
+        parts.append(f"{row['queued']:,} queued for the workers")
     state = "complete" if row["complete"] else "open"
     return f"{row['digest']} ({state}): " + ", ".join(parts)
 
