@@ -29,7 +29,6 @@ from publisher.delivery.dispatcher import (
     RetryPolicy,
     SendReport,
     dispatch,
-    lock_path_for,
 )
 from publisher.delivery.ledger import MessageMaker, ReturnPath
 from publisher.delivery.pace import Governor
@@ -154,9 +153,12 @@ def envelope(settings: Settings) -> Envelope:
 
 def retry_policy(settings: Settings) -> RetryPolicy:
     d = settings.delivery
+    # A claim outlives the slowest transaction: each step of the conversation may take
+    # the whole timeout, and a dropped connection is opened and tried once more.
+    lease = timedelta(seconds=max(60.0, 8 * d.timeout))
     return RetryPolicy(timedelta(seconds=d.retry_base), d.max_attempts,
                        d.max_consecutive_failures, d.retry_uncertain, d.soft_bounce_digests,
-                       d.soft_bounce_days)
+                       d.soft_bounce_days, lease)
 
 
 def return_path(settings: Settings, digest_id: str, secret: str) -> ReturnPath:
@@ -222,8 +224,7 @@ def send_digest(run: DigestRun, transport: Transport, *, schedule: DigestPlan,
     _publish_web_copy(run, issue)
     d = settings.delivery
     job = Dispatch(run.store, issue.digest.id, return_path(settings, issue.digest.id, secret),
-                   _maker(settings, issue, secret), run.clock, retry_policy(settings),
-                   lock_path_for(settings.state_path, issue.digest.id))
+                   _maker(settings, issue, secret), run.clock, retry_policy(settings))
     governor = governor or Governor(d.rate, transport.concurrency, pause=d.throttle_pause)
     report = dispatch(job, transport, governor=governor, should_stop=should_stop,
                       progress=progress)
