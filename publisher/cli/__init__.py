@@ -70,6 +70,7 @@ COMMAND_MODULES = {
     "backup": "store_commands",
     "bounces": "bounce_commands",
     "deploy": "deploy_command",
+    "worker": "pool_commands",
 }
 
 
