@@ -117,3 +117,19 @@ def test_a_killed_workers_chunk_is_taken_over_and_nobody_is_lost(
     assert set(copies) == {f"r{n:02}@example.org" for n in range(READERS)}
     assert sum(copies.values()) - READERS <= in_flight_at_most
     assert "goes back to the queue" in err  # the sweeper gave the dead worker's job back
+
+
+def test_a_scheduled_digest_is_queued_for_the_workers(
+        pooled: tuple[Path, SMTPServer, dict[str, str]]) -> None:
+    root, server, env = pooled
+    (root / "content/b.md").write_text(article("B", "2026-11-25 09:00", id="b"))
+    (root / "schedules").mkdir()
+    (root / "schedules/daily.toml").write_text('action = "digest"\ncron = "0 12 * * *"\n'
+                                               'timezone = "UTC"\n')
+    done = CliRunner().invoke(cli, ["--site", str(root), "tick", "--now", NOW.isoformat()])
+    assert done.exit_code == 0, done.output
+    assert done.output.rstrip().endswith(
+        f"digest daily-20261125-1200: {READERS} readers queued in 6 jobs for the workers")
+    assert server.messages == []  # the tick does not send: the workers do
+    with Store.open(env["PUBLISHER_STORE_URL"]) as store:
+        assert store.delivery_counts("daily-20261125-1200")["queued"] == READERS
