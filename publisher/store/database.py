@@ -39,6 +39,7 @@ from publisher.models import Digest, Subscriber, make_digest_id
 from publisher.store.base import BATCH
 from publisher.store.deliveries import DeliveryLedger, LedgerEntry
 from publisher.store.engine import CONFIGURED, connect
+from publisher.store.limits import SharedLimits
 from publisher.store.pool import SharedSending
 from publisher.store.records import (
     Delivery,
@@ -68,7 +69,7 @@ __all__ = ["Delivery", "DigestRecord", "LedgerEntry", "NewSubscriber", "Schedule
            "address_key"]
 
 
-class Store(DeliveryLedger, SharedSending):
+class Store(DeliveryLedger, SharedSending, SharedLimits):
     """The database behind subscribers, digests, the delivery ledger and suppression."""
 
     @classmethod
