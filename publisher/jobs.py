@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from publisher import publish
 from publisher.build.websub import HubNotifier
@@ -24,6 +25,11 @@ from publisher.models import BuildReport, Clock, DeliveryReport, NoReaders, Sche
 from publisher.schedule.runs import JobStopped
 from publisher.store.database import Store
 from publisher.subscribers.bounces import BounceReport, Matcher
+from publisher.text import plural
+
+if TYPE_CHECKING:  # digest runs only: a build schedule never imports them
+    from publisher.digest.issue import DigestPlan
+    from publisher.send import DigestRun
 
 Action = Callable[["SiteJobs", Schedule, datetime], str]
 
@@ -92,12 +98,27 @@ class SiteJobs:
         run = DigestRun(self.settings, self.store, self.clock, source, publish_site)
         plan = plan_of(schedule, due_at, default_plan(self.settings))
         try:
-            reports = send_scheduled(run, self.transport_factory(self.settings), schedule=plan,
-                                     due_at=due_at, should_stop=self.should_stop)
+            if self.settings.queue is not None:
+                said = self._queue(run, plan, due_at)
+            else:
+                reports = send_scheduled(run, self.transport_factory(self.settings),
+                                         schedule=plan, due_at=due_at,
+                                         should_stop=self.should_stop)
+                said = digest_summary(reports, self.should_stop)
         finally:
             if not built:  # nothing new to send, or it failed first: the site is still built
                 publish_site(False)
-        return f"{built[-1]}; {digest_summary(reports, self.should_stop)}"
+        return f"{built[-1]}; {said}"
+
+    def _queue(self, run: DigestRun, plan: DigestPlan, due_at: datetime) -> str:
+        """With `[queue]`, the digest goes to the workers: the tick does not wait for them."""
+        from publisher.fleet import Queued, open_pool, queue_digest
+
+        queued = queue_digest(run, open_pool(self.settings), schedule=plan, due_at=due_at)
+        if isinstance(queued, Queued):
+            return (f"digest {queued.digest_id}: {plural(queued.readers, 'reader')} queued in "
+                    f"{plural(queued.chunks, 'job')} for the workers")
+        return digest_summary([queued] if queued is not None else [], self.should_stop)
 
 
 def bounce_matcher(settings: Settings) -> Matcher:

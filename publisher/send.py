@@ -29,7 +29,6 @@ from publisher.delivery.dispatcher import (
     RetryPolicy,
     SendReport,
     dispatch,
-    lock_path_for,
 )
 from publisher.delivery.ledger import MessageMaker, ReturnPath
 from publisher.delivery.pace import Governor
@@ -154,9 +153,12 @@ def envelope(settings: Settings) -> Envelope:
 
 def retry_policy(settings: Settings) -> RetryPolicy:
     d = settings.delivery
+    # A claim outlives the slowest transaction: each step of the conversation may take
+    # the whole timeout, and a dropped connection is opened and tried once more.
+    lease = timedelta(seconds=max(5.0, 8 * d.timeout))
     return RetryPolicy(timedelta(seconds=d.retry_base), d.max_attempts,
                        d.max_consecutive_failures, d.retry_uncertain, d.soft_bounce_digests,
-                       d.soft_bounce_days)
+                       d.soft_bounce_days, lease)
 
 
 def return_path(settings: Settings, digest_id: str, secret: str) -> ReturnPath:
@@ -209,8 +211,35 @@ def send_digest(run: DigestRun, transport: Transport, *, schedule: DigestPlan,
     `NoReaders` when nobody would receive a new digest: then nothing is recorded
     or published, and its articles wait for the first digest that has readers.
     """
+    ready = ready_to_send(run, schedule, due_at, warn)
+    if not isinstance(ready, Ready):
+        return ready
     settings = run.settings
-    secret = settings.signing_key(SIGNING)
+    d = settings.delivery
+    job = Dispatch(run.store, ready.digest.id,
+                   return_path(settings, ready.digest.id, ready.secret),
+                   message_maker(settings, ready.digest, ready.rendered, ready.secret),
+                   run.clock, retry_policy(settings))
+    governor = governor or Governor(d.rate, transport.concurrency, pause=d.throttle_pause)
+    report = dispatch(job, transport, governor=governor, should_stop=should_stop,
+                      progress=progress)
+    complete_if_done(run.store, report, run.clock)
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A digest recorded, its web copy published: ready for its messages."""
+
+    digest: Digest
+    rendered: RenderedDigest
+    secret: str  # the key that signs each reader's links
+
+
+def ready_to_send(run: DigestRun, schedule: DigestPlan, due_at: datetime | None,
+                  warn: Warn | None) -> Ready | SendReport | NoReaders | None:
+    """Prepare, record and publish the digest; or say why there is nothing to send."""
+    secret = run.settings.signing_key(SIGNING)
     issue = _prepare(run, schedule, due_at, warn)
     if issue is None:
         return None
@@ -220,15 +249,7 @@ def send_digest(run: DigestRun, transport: Transport, *, schedule: DigestPlan,
         return NoReaders(issue.digest.id, len(issue.articles), schedule.audience)
     issue = _record(run, schedule, issue, warn)
     _publish_web_copy(run, issue)
-    d = settings.delivery
-    job = Dispatch(run.store, issue.digest.id, return_path(settings, issue.digest.id, secret),
-                   _maker(settings, issue, secret), run.clock, retry_policy(settings),
-                   lock_path_for(settings.state_path, issue.digest.id))
-    governor = governor or Governor(d.rate, transport.concurrency, pause=d.throttle_pause)
-    report = dispatch(job, transport, governor=governor, should_stop=should_stop,
-                      progress=progress)
-    _complete_if_done(run.store, report, run.clock)
-    return report
+    return Ready(issue.digest, issue.rendered, secret)
 
 
 def dry_run(run: DigestRun, *, schedule: DigestPlan, warn: Warn | None = None
@@ -243,7 +264,7 @@ def dry_run(run: DigestRun, *, schedule: DigestPlan, warn: Warn | None = None
         return None
     if issue.complete:
         return SendReport(issue.digest.id)
-    make = _maker(run.settings, issue, secret)
+    make = message_maker(run.settings, issue.digest, issue.rendered, secret)
     people = (run.store.recipients(issue.digest.id, now=run.clock()) if issue.recorded
               else run.store.audience(schedule.audience))
     count = 0
@@ -253,15 +274,16 @@ def dry_run(run: DigestRun, *, schedule: DigestPlan, warn: Warn | None = None
     return DeliveryReport(issue.digest.id, sent=count)
 
 
-def _complete_if_done(store: Store, report: SendReport, clock: Clock) -> None:
+def complete_if_done(store: Store, report: SendReport, clock: Clock) -> None:
     """A digest nobody is owed any more is complete: `send` then starts the next one.
 
     A row waiting for a retry (deferred, or uncertain with its one retry to come)
     keeps it open.
     """
-    if report.stopped is None and store.next_attempt(report.digest_id) is None and \
-            store.pending_deliveries(report.digest_id) == 0 and \
-            store.delivery_counts(report.digest_id)["deferred"] == 0:
+    if report.stopped is not None or store.next_attempt(report.digest_id) is not None:
+        return
+    counts = store.delivery_counts(report.digest_id)
+    if counts["pending"] == counts["deferred"] == counts["queued"] == 0:
         store.mark_digest_complete(report.digest_id, now=clock())
 
 
@@ -365,8 +387,10 @@ def _publish_web_copy(run: DigestRun, issue: _Issue) -> None:
     run.publish_site(changed)
 
 
-def _maker(settings: Settings, issue: _Issue, secret: str) -> MessageMaker:
-    template = MessageTemplate(envelope(settings), issue.digest, issue.rendered)
+def message_maker(settings: Settings, digest: Digest, rendered: RenderedDigest, secret: str
+                  ) -> MessageMaker:
+    """Each reader's message, spliced from the digest rendered once."""
+    template = MessageTemplate(envelope(settings), digest, rendered)
 
     def make(subscriber: Subscriber) -> bytes:
         return template.build(subscriber.id, subscriber.email, subscriber.name,

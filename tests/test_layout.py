@@ -6,9 +6,9 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "publisher"
-ORCHESTRATORS = {"publisher.publish", "publisher.send", "publisher.jobs"}
+ORCHESTRATORS = {"publisher.publish", "publisher.send", "publisher.jobs", "publisher.fleet"}
 WINGS = ("content", "build", "digest", "mail", "delivery", "store", "subscribers", "schedule",
-         "web", "deploy")
+         "web", "deploy", "pool")
 SHARED = ("errors", "models", "config", "clock", "text", "atomic", "lock", "theme", "scaffold")
 
 

@@ -68,8 +68,10 @@ COMMAND_MODULES = {
     "run": "schedule_commands",
     "serve": "web_commands",
     "backup": "store_commands",
+    "store": "store_commands",
     "bounces": "bounce_commands",
     "deploy": "deploy_command",
+    "worker": "pool_commands",
 }
 
 

@@ -85,11 +85,13 @@ def preview(app: AppContext, schedule_name: str | None, out: Path | None,
               help="Render the digest and count who would receive it; send and record nothing.")
 @click.option("--to", "address", metavar="ADDRESS",
               help="Send one test copy to ADDRESS only; nothing is recorded.")
+@click.option("--no-wait", is_flag=True,
+              help="With [queue]: queue the digest for the workers and return at once.")
 @_NOW
 @pass_app
 @click.pass_context
 def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run: bool,
-         address: str | None, now: str | None) -> None:
+         address: str | None, no_wait: bool, now: str | None) -> None:
     """Send the digest to every active subscriber still owed it.
 
     A run that stopped (or was killed) is finished by running this again: only
@@ -112,6 +114,11 @@ def send(ctx: click.Context, app: AppContext, schedule_name: str | None, dry_run
         return
     # A missing SMTP password stops the run here, before anything is recorded.
     transport: Transport | None = None if dry_run else open_transport(settings)
+    if settings.queue is not None and not dry_run:
+        from publisher.cli.pool_commands import send_through_pool
+
+        send_through_pool(settings, app.clock, plan, wait=not no_wait, warn=_warn_one)
+        return
     with Store.open(settings.store_url, settings.store_source) as store, \
             _progress_bar() as progress, _stop_on_signal() as should_stop:
         run = DigestRun.of(settings, store, app.clock, readonly=dry_run)
@@ -254,6 +261,8 @@ def _status_line(row: dict[str, object], settings: Settings) -> str:
         parts[1] += f" (next try due {local:%Y-%m-%d %H:%M})"
     if row["pending"]:
         parts.append(f"{row['pending']:,} in flight or left by a crash")
+    if row["queued"]:
+        parts.append(f"{row['queued']:,} queued for the workers")
     state = "complete" if row["complete"] else "open"
     return f"{row['digest']} ({state}): " + ", ".join(parts)
 

@@ -138,6 +138,15 @@ class StoreSettings(_Section):
     url_env: str = "PUBLISHER_STORE_URL"
 
 
+class QueueSettings(_Section):
+    """With this section, `digest send` queues chunks that `publisher worker`s send."""
+
+    chunk_size: Annotated[int, Field(ge=10, le=10_000)] = 500  # readers per job
+    heartbeat: Annotated[float, Field(gt=0, le=300)] = 10.0  # seconds between signs of life
+    # seconds without a sign of life after which a worker's job goes back to the queue
+    stalled_after: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+
 class DeploySettings(_Section):
     # Where `publisher deploy` uploads the output: "s3://bucket" or "s3://bucket/prefix".
     target: str | None = None
@@ -207,6 +216,7 @@ class Settings(_Section):
     store: StoreSettings = StoreSettings()
     web: WebSettings = WebSettings()
     deploy: DeploySettings = DeploySettings()
+    queue: QueueSettings | None = None  # a pool of workers; absent: one process sends
 
     @field_validator("base_url")
     @classmethod

@@ -24,8 +24,11 @@ messages in flight as pending; the next run sends those again, nobody else.
 - `should_stop()` is asked between messages; the run stops with every message
   in hand recorded.
 
-A lock per digest keeps two runs of one digest from overlapping: `claim` takes
-over pending rows, which is right only when the process that left them is dead.
+Every claim is a lease: the row is the sender's until it runs out, and no other
+sender takes it over before, so a live sender's message is never sent twice. A
+lone sender (`digest send`) holds the digest's lock alone and so takes over at
+once the rows a dead one left pending; the workers of a pool, each sending a
+chunk of the readers (`Dispatch.chunk`), hold it shared and wait for the lease.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from publisher.delivery.ledger import Dispatch, Ledger, Progress, RetryPolicy, SendReport
 from publisher.delivery.outcomes import Outcomes
@@ -41,7 +43,7 @@ from publisher.delivery.pace import Governor
 from publisher.delivery.transport import SendFailure, TemporaryFailure, Transport
 from publisher.delivery.transport import UncertainFailure as Uncertain
 from publisher.errors import DeliveryError, PublisherError, SubscriberError
-from publisher.lock import LockBusy, file_lock
+from publisher.lock import LockBusy
 from publisher.models import Subscriber
 
 __all__ = ["STOP_REQUESTED", "Dispatch", "Ledger", "Progress", "RetryPolicy", "SendReport",
@@ -62,8 +64,9 @@ def dispatch(job: Dispatch, transport: Transport, *, governor: Governor | None =
              progress: Progress | None = None) -> SendReport:
     """Send the digest to everyone still owed it; see the module's docstring for the rules."""
     try:
-        with file_lock(job.lock_path, wait=False):
-            total = job.store.count_recipients(job.digest_id, now=job.clock())
+        with job.store.sending(job.digest_id, exclusive=job.chunk is None,
+                               lease=job.policy.lease):
+            total = job.store.count_recipients(job.digest_id, now=job.clock(), within=job.chunk)
             run = _Run(job, transport, total, _Options(governor, should_stop, progress))
             if total:
                 with transport:
@@ -71,12 +74,8 @@ def dispatch(job: Dispatch, transport: Transport, *, governor: Governor | None =
             return run.outcomes.report()
     except LockBusy:
         raise DeliveryError(f"digest {job.digest_id} is already being sent by another process",
-                            hint="wait for that run to finish; it sends to everyone owed the "
-                            "digest") from None
-
-
-def lock_path_for(folder: Path, digest_id: str) -> Path:
-    return folder / f"send-{digest_id}.lock"
+                            hint="wait for that run to finish (or for the workers sending it); "
+                            "it sends to everyone owed the digest") from None
 
 
 class _Run:
@@ -94,7 +93,8 @@ class _Run:
         """Walk the list; walk again while rows deferred in the last walk are already due."""
         while True:
             retries_before = self.outcomes.retries_made
-            recipients = self.job.store.recipients(self.job.digest_id, now=self.job.clock())
+            recipients = self.job.store.recipients(self.job.digest_id, now=self.job.clock(),
+                                                   within=self.job.chunk)
             if concurrency > 1:
                 self._walk_parallel(recipients, concurrency)
             else:

@@ -7,9 +7,9 @@ knowing the store; `publisher.store.Store` provides them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Protocol
 
 from publisher.models import Clock, DeliveryReport, Subscriber
@@ -17,6 +17,8 @@ from publisher.models import Clock, DeliveryReport, Subscriber
 Progress = Callable[[DeliveryReport, int], None]
 """Called after each message with this run's totals so far and how many were owed at the start."""
 MessageMaker = Callable[[Subscriber], bytes]
+IdRange = tuple[int, int]
+"""The first and last subscriber id of a chunk of a digest's readers."""
 ReturnPath = Callable[[Subscriber], str]
 """The envelope sender (MAIL FROM) of one subscriber's message: where their bounces go."""
 
@@ -55,9 +57,14 @@ class Row(Protocol):
 class Ledger(Protocol):
     """The ledger operations the dispatcher needs; `publisher.store.Store` provides them."""
 
-    def count_recipients(self, digest_id: str, *, now: datetime) -> int: ...
+    def sending(self, digest_id: str, *, exclusive: bool, lease: timedelta
+                ) -> AbstractContextManager[None]: ...
 
-    def recipients(self, digest_id: str, *, now: datetime) -> Iterator[Subscriber]: ...
+    def count_recipients(self, digest_id: str, *, now: datetime,
+                         within: IdRange | None = None) -> int: ...
+
+    def recipients(self, digest_id: str, *, now: datetime,
+                   within: IdRange | None = None) -> Iterator[Subscriber]: ...
 
     def claim(self, digest_id: str, subscriber_id: int, *, now: datetime) -> bool: ...
 
@@ -103,6 +110,7 @@ class RetryPolicy:
     retry_uncertain: bool = True
     soft_bounce_digests: int = 5  # 0: soft failures never suppress anyone
     soft_bounce_days: int = 30
+    lease: timedelta = timedelta(minutes=2)  # how long a claimed row is its sender's alone
 
     def retry_at(self, attempts: int, now: datetime) -> datetime:
         """When to try again after the n-th failed attempt: base, 2 × base, 4 × base..."""
@@ -119,4 +127,4 @@ class Dispatch:
     make_message: MessageMaker
     clock: Clock
     policy: RetryPolicy
-    lock_path: Path
+    chunk: IdRange | None = None  # a worker's share of the readers; None: all of them

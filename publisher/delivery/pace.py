@@ -53,12 +53,46 @@ class TokenBucket:
                 self._sleep(-self._tokens / self.rate)
 
 
+class SharedRate:
+    """`[delivery] rate` for a pool of senders: tokens from one bucket they all share.
+
+    `take_tokens(count)` takes `count` tokens from the shared bucket and says how
+    long to wait before using them; they are fetched a tenth of a second's worth at
+    a time, so the bucket is asked a few times a second, not once a message.
+    """
+
+    def __init__(self, take_tokens: Callable[[int], float], rate: float, *,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate <= 0:
+            raise ValueError("a rate must be positive")
+        self._take_tokens, self._sleep = take_tokens, sleep
+        self.batch = max(1, int(rate * BURST_SECONDS))
+        self._left = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> None:
+        with self._lock:  # threads queue here: one asks the bucket, the others wait their turn
+            if self._left == 0:
+                wait = self._take_tokens(self.batch)
+                if wait > 0:
+                    self._sleep(wait)
+                self._left = self.batch
+            self._left -= 1
+
+
 class Governor:
-    """The pace of one run, shared by its sending threads; see the module's docstring."""
+    """The pace of one run, shared by its sending threads; see the module's docstring.
+
+    With `shared` (a pool's `SharedRate.take`), the configured rate is the pool's and
+    is kept by the shared bucket; this run's own bucket then only slows it further
+    when the server asks it to.
+    """
 
     def __init__(self, rate: float, connections: int, *, pause: float = 10.0,
                  monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 shared: Callable[[], None] | None = None) -> None:
+        self._shared = shared
         self.configured = (rate, connections)
         self.rate, self.connections = rate, connections
         self._pause_base = self._pause = pause
@@ -87,6 +121,8 @@ class Governor:
             bucket = self._bucket
         try:
             self._wait_out_pause(stopping)
+            if self._shared is not None:
+                self._shared()
             if bucket is not None:
                 bucket.take()
             yield

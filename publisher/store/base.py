@@ -7,6 +7,9 @@ schedule state).
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +34,8 @@ class StoreBase:
     def __init__(self, engine: Engine, conn: Connection) -> None:
         self._engine = engine
         self._conn = conn
+        # This store's name as a sender, in the ledger rows it claims: unique to it.
+        self.holder = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
         self._lock = threading.RLock()
         dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         self._insert = dialect_insert

@@ -27,7 +27,6 @@ Schedule state
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -40,7 +39,8 @@ from publisher.models import Digest, Subscriber, make_digest_id
 from publisher.store.base import BATCH
 from publisher.store.deliveries import DeliveryLedger, LedgerEntry
 from publisher.store.engine import CONFIGURED, connect
-from publisher.store.locks import Held, hold
+from publisher.store.limits import SharedLimits
+from publisher.store.pool import SharedSending
 from publisher.store.records import (
     Delivery,
     DigestRecord,
@@ -69,7 +69,7 @@ __all__ = ["Delivery", "DigestRecord", "LedgerEntry", "NewSubscriber", "Schedule
            "address_key"]
 
 
-class Store(DeliveryLedger):
+class Store(DeliveryLedger, SharedSending, SharedLimits):
     """The database behind subscribers, digests, the delivery ledger and suppression."""
 
     @classmethod
@@ -79,10 +79,6 @@ class Store(DeliveryLedger):
         `source` names where the URL was set, for the hints of errors."""
         engine, conn = connect(url, source)
         return cls(engine, conn)
-
-    def lock(self, name: str, *, wait: bool = False) -> AbstractContextManager[Held]:
-        """A lock every process using this store shares (see `publisher.store.locks`)."""
-        return hold(self._engine, name, wait=wait)
 
     def close(self) -> None:
         with self._lock:

@@ -14,18 +14,23 @@ nothing.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, not_, select, update
+from sqlalchemy import Select, bindparam, func, literal, not_, select, update
 
 from publisher.errors import StoreError
 from publisher.models import Subscriber
 from publisher.store.base import BATCH, StoreBase, in_audience
 from publisher.store.ledger import owed
+from publisher.store.locks import Held, hold
 from publisher.store.records import Delivery, tags_of, tags_text, to_subscriber
 from publisher.store.schema import DELIVERY_STATUSES, UTCDateTime, deliveries, digests, subscribers
+
+IdRange = tuple[int, int]
+"""The first and last subscriber id of a chunk of a digest's readers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,19 +42,55 @@ class LedgerEntry:
 
 
 class DeliveryLedger(StoreBase):
-    """The delivery ledger's queries; `Store` adds subscribers, digests and schedules."""
+    """The delivery ledger's queries; `Store` adds subscribers, digests and schedules.
 
-    def recipients(self, digest_id: str, *, now: datetime, batch: int = BATCH
-                   ) -> Iterator[Subscriber]:
-        """Active subscribers still owed this digest, in id order, one page at a time."""
-        return self._pages(self._owed(digest_id, now), batch)
+    A store is one sender (`holder`, unique to it): its claims carry its name and
+    a lease; inside `sending`, they are taken over from no live sender.
+    """
 
-    def count_recipients(self, digest_id: str, *, now: datetime) -> int:
+    _lease = timedelta(minutes=2)
+    _takeover = False
+
+    @contextmanager
+    def sending(self, digest_id: str, *, exclusive: bool, lease: timedelta) -> Iterator[None]:
+        """Send `digest_id` as its only sender (`exclusive`) or as one of a pool.
+
+        Every sender holds the digest's lock while it sends, a pool's members
+        shared, a lone sender alone; so a lone sender knows that every pending row
+        it finds was left by a dead one and takes it over at once, while a pool's
+        member waits for a row's lease to run out. `LockBusy` if the lock is taken.
+        """
+        with self.lock(f"send {digest_id}", shared=not exclusive):
+            self._lease, self._takeover = lease, exclusive
+            try:
+                yield
+            finally:
+                self._takeover = False
+
+    def _row(self, digest_id: str, subscriber_id: int, now: datetime) -> dict[str, Any]:
+        return {"b_digest": digest_id, "b_subscriber": subscriber_id, "b_now": now,
+                "b_holder": self.holder, "b_until": now + self._lease,
+                "b_takeover": self._takeover}
+
+    def lock(self, name: str, *, wait: bool = False, shared: bool = False
+             ) -> AbstractContextManager[Held]:
+        """A lock every process using this store shares (see `publisher.store.locks`)."""
+        return hold(self._engine, name, wait=wait, shared=shared)
+
+    def recipients(self, digest_id: str, *, now: datetime, batch: int = BATCH,
+                   within: IdRange | None = None) -> Iterator[Subscriber]:
+        """Active subscribers still owed this digest, in id order, one page at a time
+        (those with ids `within` a chunk's range, if given)."""
+        return self._pages(self._owed(digest_id, now, within), batch)
+
+    def count_recipients(self, digest_id: str, *, now: datetime,
+                         within: IdRange | None = None) -> int:
         """How many `recipients()` would yield now (for a progress bar)."""
-        stmt = self._owed(digest_id, now).with_only_columns(func.count())
+        stmt = self._owed(digest_id, now, within).with_only_columns(func.count())
         return int(self._rows(stmt)[0][0])
 
-    def _owed(self, digest_id: str, now: datetime) -> Select[Any]:
+    def _owed(self, digest_id: str, now: datetime, within: IdRange | None = None
+              ) -> Select[Any]:
         rows = self._rows(select(digests.c.audience).where(digests.c.id == digest_id))
         if not rows:
             raise StoreError(f"there is no digest {digest_id!r}")
@@ -57,8 +98,11 @@ class DeliveryLedger(StoreBase):
         not_owed = select(deliveries.c.subscriber_id).where(
             deliveries.c.digest_id == digest_id,
             deliveries.c.subscriber_id == subscribers.c.id,
-            not_(owed(moment)))
-        return in_audience(select(subscribers).where(~not_owed.exists()), tags_of(rows[0][0]))
+            not_(owed(moment, literal(self._takeover))))
+        stmt = select(subscribers).where(~not_owed.exists())
+        if within is not None:
+            stmt = stmt.where(subscribers.c.id.between(*within))
+        return in_audience(stmt, tags_of(rows[0][0]))
 
     def audience(self, tags: Sequence[str], batch: int = BATCH) -> Iterator[Subscriber]:
         """The active subscribers a digest for `tags` reaches (all of them for no tags)."""
@@ -77,7 +121,7 @@ class DeliveryLedger(StoreBase):
         False (and nothing written) if the subscriber is no longer active, or the
         row is not owed now (finished, or waiting for its retry): then do not send.
         """
-        return self._write(self._ledger.claim, _key(digest_id, subscriber_id, now)) == 1
+        return self._write(self._ledger.claim, self._row(digest_id, subscriber_id, now)) == 1
 
     def mark_sent(self, digest_id: str, subscriber_id: int, reply: str, *,
                   now: datetime) -> bool:
@@ -87,7 +131,7 @@ class DeliveryLedger(StoreBase):
     def mark_deferred(self, digest_id: str, subscriber_id: int, reply: str,
                       next_attempt_at: datetime, *, now: datetime) -> int:
         """Record a soft failure; return the attempts made so far (0: no row was claimed)."""
-        params = {**_key(digest_id, subscriber_id, now), "b_reply": reply,
+        params = {**self._row(digest_id, subscriber_id, now), "b_reply": reply,
                   "b_next": next_attempt_at}
         with self._tx(write=True) as conn:
             row = self._ledger.deferred.run(conn, params).first()
@@ -102,7 +146,7 @@ class DeliveryLedger(StoreBase):
                        next_attempt_at: datetime | None, *, now: datetime) -> bool:
         """Record an attempt whose outcome nobody knows; retried at `next_attempt_at`, or
         never (None)."""
-        params = {**_key(digest_id, subscriber_id, now), "b_reply": reply,
+        params = {**self._row(digest_id, subscriber_id, now), "b_reply": reply,
                   "b_next": next_attempt_at}
         return self._write(self._ledger.uncertain, params) == 1
 
@@ -114,7 +158,8 @@ class DeliveryLedger(StoreBase):
     def mark_bounced(self, digest_id: str, subscriber_id: int, reply: str, *,
                      now: datetime) -> bool:
         """Record a hard bounce; the subscriber becomes bounced (unless they already left)."""
-        params = {**_key(digest_id, subscriber_id, now), "b_reply": reply, "b_status": "bounced"}
+        params = {**self._row(digest_id, subscriber_id, now), "b_reply": reply,
+                  "b_status": "bounced"}
         with self._tx(write=True) as conn:
             changed = self._ledger.bounced.run(conn, params).rowcount
             if changed:
@@ -123,7 +168,7 @@ class DeliveryLedger(StoreBase):
 
     def mark_skipped(self, digest_id: str, subscriber_id: int, *, now: datetime) -> None:
         """Record that a subscriber who left before their turn was not sent the digest."""
-        self._write(self._ledger.skipped, {**_key(digest_id, subscriber_id, now),
+        self._write(self._ledger.skipped, {**self._row(digest_id, subscriber_id, now),
                                            "b_reply": "no longer subscribed when their turn came"})
 
     def suppress_subscriber(self, subscriber_id: int, status: str, reason: str, *,
@@ -134,7 +179,7 @@ class DeliveryLedger(StoreBase):
 
     def _outcome(self, statement: Any, digest_id: str, subscriber_id: int, reply: str,
                  now: datetime) -> bool:
-        return self._write(statement, {**_key(digest_id, subscriber_id, now),
+        return self._write(statement, {**self._row(digest_id, subscriber_id, now),
                                        "b_reply": reply}) == 1
 
     # -- reports -------------------------------------------------------------------
@@ -218,8 +263,6 @@ _REPLACEABLE = {"bounced": ("active", "pending"),
                 "complained": ("active", "pending", "bounced", "unsubscribed")}
 
 
-def _key(digest_id: str, subscriber_id: int, now: datetime) -> dict[str, Any]:
-    return {"b_digest": digest_id, "b_subscriber": subscriber_id, "b_now": now}
 
 
 def _delivery(row: Any) -> Delivery:

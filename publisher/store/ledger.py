@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Dialect,
     Integer,
     String,
@@ -38,6 +39,9 @@ _NOW = bindparam("b_now", type_=UTCDateTime())
 _REPLY = bindparam("b_reply", type_=Text())
 _NEXT = bindparam("b_next", type_=UTCDateTime())
 _STATUS = bindparam("b_status", type_=String())
+_HOLDER = bindparam("b_holder", type_=String())  # the sender that claims a row
+_UNTIL = bindparam("b_until", type_=UTCDateTime())  # until when no other sender may take it
+_TAKEOVER = bindparam("b_takeover", type_=Boolean())  # the only sender: every claim is stale
 
 
 def _const(value: str) -> Any:
@@ -69,9 +73,10 @@ class Prepared:
 class LedgerStatements:
     """The claim and every outcome of one message, for one SQL dialect.
 
-    Each outcome is a conditional update of a claimed (pending) row, so a row
-    is written once per attempt, by the run that claimed it, and a later
-    worker with leases can add its own condition here.
+    A claim gives the row to one sender (`holder`) until its lease runs out;
+    each outcome is a conditional update of a row that sender still holds, so a
+    row is written once per attempt, by the sender that claimed it, and a sender
+    whose lease ran out and whose row was taken over writes nothing.
     """
 
     def __init__(self, dialect: Dialect, dialect_insert: Callable[[Any], Any]) -> None:
@@ -93,14 +98,18 @@ class LedgerStatements:
         ).values(status=_STATUS, status_reason=_REPLY, updated_at=_NOW), dialect)
 
 
-def owed(now: Any) -> Any:
+def owed(now: Any, takeover: Any) -> Any:
     """The condition on a ledger row that makes its message due at `now`.
 
-    Pending (claimed, never answered: a crash), deferred with its time come (or
-    none: released by the breaker), or uncertain with its one retry due.
+    Queued for workers; pending with its lease run out (its sender died while the
+    message was in flight, or `takeover`: the sender asking is the digest's only
+    one, so every claim left is a dead sender's); deferred with its time come (or
+    none: released by the breaker); or uncertain with its one retry due.
     """
     return or_(
-        deliveries.c.status == _const("pending"),
+        deliveries.c.status == _const("queued"),
+        and_(deliveries.c.status == _const("pending"),
+             or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until <= now, takeover)),
         and_(deliveries.c.status == _const("deferred"),
              or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)),
         and_(deliveries.c.status == _const("uncertain"), deliveries.c.next_attempt_at.is_not(None),
@@ -117,15 +126,16 @@ def _claim(dialect_insert: Callable[[Any], Any]) -> Insert:
     """
     source = select(
         _DIGEST, subscribers.c.id, literal_column("'pending'"), literal_column("0"),
-        literal_column("''"), _NOW, literal_column("0"),
+        literal_column("''"), _NOW, literal_column("0"), _HOLDER, _UNTIL,
     ).where(subscribers.c.id == _SUBSCRIBER, subscribers.c.status == _const("active"))
     stmt = dialect_insert(deliveries).from_select(
         ["digest_id", "subscriber_id", "status", "attempts", "reply", "updated_at",
-         "uncertain"], source)
+         "uncertain", "holder", "lease_until"], source)
     upsert: Insert = stmt.on_conflict_do_update(
         index_elements=[deliveries.c.digest_id, deliveries.c.subscriber_id],
-        set_={"status": _const("pending"), "updated_at": stmt.excluded.updated_at},
-        where=owed(stmt.excluded.updated_at),
+        set_={"status": _const("pending"), "updated_at": stmt.excluded.updated_at,
+              "holder": stmt.excluded.holder, "lease_until": stmt.excluded.lease_until},
+        where=owed(stmt.excluded.updated_at, _TAKEOVER),
     )
     return upsert
 
@@ -138,7 +148,8 @@ def _skipped(dialect_insert: Callable[[Any], Any]) -> Insert:
     upsert: Insert = stmt.on_conflict_do_update(
         index_elements=[deliveries.c.digest_id, deliveries.c.subscriber_id],
         set_={"status": _const("skipped"), "reply": stmt.excluded.reply,
-              "next_attempt_at": null(), "updated_at": stmt.excluded.updated_at},
+              "next_attempt_at": null(), "updated_at": stmt.excluded.updated_at,
+              "holder": null(), "lease_until": null()},
         where=and_(*(deliveries.c.status != _const(done) for done in DONE)),
     )
     return upsert
@@ -148,8 +159,9 @@ def _outcome(status: str, **extra: Any) -> Any:
     """UPDATE a claimed row to `status` with the server's reply; each outcome is one attempt."""
     values = {"status": _const(status), "reply": _REPLY,
               "attempts": deliveries.c.attempts + literal_column("1"),
-              "next_attempt_at": null(), "updated_at": _NOW, **extra}
+              "next_attempt_at": null(), "updated_at": _NOW, "holder": null(),
+              "lease_until": null(), **extra}
     return update(deliveries).where(
         deliveries.c.digest_id == _DIGEST, deliveries.c.subscriber_id == _SUBSCRIBER,
-        deliveries.c.status == _const("pending"),
+        deliveries.c.status == _const("pending"), deliveries.c.holder == _HOLDER,
     ).values(values)

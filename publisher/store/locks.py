@@ -54,17 +54,22 @@ def lock_key(name: str) -> int:
 
 
 @contextmanager
-def hold(engine: Engine, name: str, *, wait: bool = False) -> Iterator[Held]:
-    """Hold the lock `name` for the `with` block; `LockBusy` if another holds it and not `wait`."""
+def hold(engine: Engine, name: str, *, wait: bool = False, shared: bool = False
+         ) -> Iterator[Held]:
+    """Hold the lock `name` for the `with` block; `LockBusy` if another holds it and not `wait`.
+
+    A `shared` lock is held alongside other shared holders and keeps out an exclusive one.
+    """
     if engine.dialect.name != "postgresql":
-        with file_lock(_lock_file(engine, name), wait=wait):
+        with file_lock(_lock_file(engine, name), wait=wait, shared=shared):
             yield Held()
         return
     conn = engine.connect()
     try:
         for statement in _KEEPALIVE:
             conn.exec_driver_sql(statement)
-        call = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+        call = ("pg_advisory_lock" if wait else "pg_try_advisory_lock") + \
+            ("_shared" if shared else "")
         got = conn.execute(text(f"SELECT {call}(:key)"), {"key": lock_key(name)}).scalar()
         conn.commit()  # the lock belongs to the session, not to a transaction
         if got is False:

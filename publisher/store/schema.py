@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -31,13 +32,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
-REVISION = "0002"  # the newest migration in migrations/versions/; a test checks it is the head
-SCHEMA_VERSION = 2  # kept in store_meta for people who look; the migrations go by REVISION
+REVISION = "0003"  # the newest migration in migrations/versions/; a test checks it is the head
+SCHEMA_VERSION = 3  # kept in store_meta for people who look; the migrations go by REVISION
 
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 SUPPRESSED = ("unsubscribed", "bounced", "complained")  # never made active again by an import
-DELIVERY_STATUSES = ("pending", "sent", "deferred", "uncertain", "gave_up", "bounced",
-                     "complained", "skipped")
+DELIVERY_STATUSES = ("queued", "pending", "sent", "deferred", "uncertain", "gave_up",
+                     "bounced", "complained", "skipped")
 # A delivery in one of these states is never attempted again. An "uncertain" row is
 # retried once, when its next_attempt_at comes; without one it is final too.
 DONE = ("sent", "gave_up", "bounced", "complained", "skipped")
@@ -136,11 +137,46 @@ deliveries = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     # attempts whose outcome nobody knows (a timeout after the data): never more than one retry
     Column("uncertain", Integer, nullable=False, default=0, server_default="0"),
+    # who claimed a pending row, and until when no other sender may take it over
+    Column("holder", String(64), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
     PrimaryKeyConstraint("digest_id", "subscriber_id"),  # one row per (digest, subscriber)
     _one_of("deliveries", "status", DELIVERY_STATUSES),
     sqlite_with_rowid=False,  # one b-tree to write per message instead of two
 )
 Index("deliveries_subscriber", deliveries.c.subscriber_id)
+
+# A digest as rendered once, for senders on other machines: they build each reader's
+# message from it without the articles, the templates or premailer.
+renderings = Table(
+    "renderings",
+    metadata,
+    Column("digest_id", String(80), ForeignKey("digests.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+# A rate shared by every sender of a site: tokens, refilled by the time since `updated_at`.
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Requests the web service counts against its limits, shared by all its replicas.
+limit_hits = Table(
+    "limit_hits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope", String(16), nullable=False),  # "client" or "recipient"
+    Column("key", String(400), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+Index("limit_hits_scope_key_at", limit_hits.c.scope, limit_hits.c.key, limit_hits.c.at)
 
 # Addresses that must never be made active again by an import or an `add`, kept as a
 # one-way hash once the subscriber's row (and so their personal data) is gone.

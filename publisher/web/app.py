@@ -54,7 +54,7 @@ from publisher.web.forms import (
     Subscriptions,
     TransportFactory,
 )
-from publisher.web.limits import MemoryLimits, Networks, SubscribeLimits, client_address
+from publisher.web.limits import Networks, StoreLimits, SubscribeLimits, client_address
 from publisher.web.mailer import SharedMailer
 from publisher.web.pages import (
     SERVICE_PATHS,
@@ -191,7 +191,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
     mailer = SharedMailer(transport_factory)
     store.on_close(mailer.close)
     web = settings.web
-    limits = MemoryLimits(web.subscribe_per_hour, timedelta(hours=1), web.resend_after, clock)
+    limits = StoreLimits(store, web.subscribe_per_hour, timedelta(hours=1), web.resend_after,
+                         clock)
     subscriptions = Subscriptions(
         store, secret, clock, mail, mailer, limits,
         confirm_ttl=timedelta(hours=web.confirm_ttl_hours),

@@ -1,8 +1,8 @@
 """How often the subscribe form may be used: per client, and per recipient.
 
-Kept behind `SubscribeLimits`, so that a store shared by several replicas can
-take the place of the in-memory `MemoryLimits` without the service changing:
-the two questions are all the service asks.
+Kept behind `SubscribeLimits`: the service counts in the store (`StoreLimits`),
+so that every worker process and every replica behind a load balancer enforce
+one limit; `MemoryLimits` counts in one process, for tests and tools.
 
 - `client(key)`: may this client (an IP address, IPv6 counted per /64) send one
   more request now? None, or the seconds until it may.
@@ -19,10 +19,12 @@ import ipaddress
 import math
 import threading
 from collections import deque
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Protocol
 
 from publisher.models import Clock
+from publisher.store.limits import SharedLimits
 
 FORGET_EVERY = 1000  # requests between sweeps of idle entries, so memory stays bounded
 
@@ -83,6 +85,32 @@ class MemoryLimits:
             del self._clients[key]
         for address in [a for a, t in self._mailed.items() if now - t >= self.resend_after]:
             del self._mailed[address]
+
+
+class StoreLimits:
+    """`SubscribeLimits` counted in the store: one limit for every worker and replica.
+
+    The sweep of old hits uses the longer of the two windows, so that neither
+    count loses hits it still needs.
+    """
+
+    def __init__(self, store: Callable[[], SharedLimits], per_client: int, window: timedelta,
+                 resend_after: timedelta, clock: Clock) -> None:
+        self.store, self.per_client, self.window = store, per_client, window
+        self.resend_after, self.clock = resend_after, clock
+
+    def client(self, key: str) -> int | None:
+        now = self.clock()
+        free_at = self.store().take_turn("client", client_key(key), limit=self.per_client,
+                                         window=self.window, now=now)
+        return None if free_at is None else max(1, math.ceil((free_at - now).total_seconds()))
+
+    def recipient(self, address: str) -> bool:
+        return self.store().take_turn("recipient", address.lower(), limit=1,
+                                      window=self.resend_after, now=self.clock()) is None
+
+    def forget(self, address: str) -> None:
+        self.store().give_back("recipient", address.lower())
 
 
 def client_key(host: str) -> str:

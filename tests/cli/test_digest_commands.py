@@ -253,7 +253,7 @@ def test_status_counts_each_outcome_and_lists_who(make_site: SiteFactory) -> Non
 
     data = json.loads(run(settings, "status", "--json")[1])
     assert data["digests"][0] == {
-        "digest": DIGEST_ID, "complete": False, "pending": 0, "sent": 2, "deferred": 1,
+        "digest": DIGEST_ID, "complete": False, "queued": 0, "pending": 0, "sent": 2, "deferred": 1,
         "uncertain": 0, "gave_up": 0, "bounced": 1, "complained": 0, "skipped": 0,
         "next_attempt_at": "2026-11-25T12:01:00+00:00"}
     code, _, err = run(settings, "status", "--list", "sent")

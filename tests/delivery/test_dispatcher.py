@@ -20,7 +20,6 @@ from publisher.delivery.outbox import OutboxTransport
 from publisher.delivery.pace import TokenBucket
 from publisher.delivery.smtp import SMTPOptions, SMTPTransport, dot_stuffed, envelope_address
 from publisher.errors import DeliveryError
-from publisher.lock import file_lock
 from publisher.models import Subscriber
 from publisher.store.database import NewSubscriber, Store
 from tests.conftest import NOW
@@ -70,7 +69,7 @@ def digest_of(store: Store, due: datetime = NOW) -> str:
 def job(store: Store, digest_id: str, tmp_path: Path, clock: Clock | None = None,
         policy: RetryPolicy = POLICY) -> Dispatch:
     return Dispatch(store, digest_id, lambda subscriber: SENDER, message_for, clock or Clock(),
-                    policy, tmp_path / f"send-{digest_id}.lock")
+                    policy)
 
 
 def statuses(store: Store, digest_id: str) -> dict[str, int]:
@@ -385,11 +384,12 @@ def test_a_second_send_of_the_same_digest_is_refused(store: Store, tmp_path: Pat
                                                      smtp_server: SMTPServer) -> None:
     people(store, 2)
     digest_id = digest_of(store)
-    with file_lock(tmp_path / f"send-{digest_id}.lock"), pytest.raises(DeliveryError) as caught:
+    with store.lock(f"send {digest_id}"), pytest.raises(DeliveryError) as caught:
         dispatch(job(store, digest_id, tmp_path), smtp(smtp_server))
     assert str(caught.value) == (
         f"digest {digest_id} is already being sent by another process\n"
-        "  hint: wait for that run to finish; it sends to everyone owed the digest")
+        "  hint: wait for that run to finish (or for the workers sending it); it sends to "
+        "everyone owed the digest")
     assert smtp_server.messages == [] and statuses(store, digest_id) == {}
 
 

@@ -37,8 +37,7 @@ def send(store: Store, tmp_path: Path, server: SMTPServer, policy: RetryPolicy, 
          clock: Clock | None = None, governor: Governor | None = None, timeout: float = 5,
          concurrency: int = 2) -> tuple[str, SendReport]:
     digest_id = store.create_digest("weekly", NOW, now=NOW, article_ids=["a"], subject="S").id
-    job = Dispatch(store, digest_id, lambda s: SENDER, message_for, clock or Clock(), policy,
-                   tmp_path / "send.lock")
+    job = Dispatch(store, digest_id, lambda s: SENDER, message_for, clock or Clock(), policy)
     report = dispatch(job, smtp(server, concurrency=concurrency, timeout=timeout),
                       governor=governor)
     return digest_id, report
@@ -46,8 +45,7 @@ def send(store: Store, tmp_path: Path, server: SMTPServer, policy: RetryPolicy, 
 
 def again(store: Store, digest_id: str, tmp_path: Path, server: SMTPServer,
           policy: RetryPolicy, clock: Clock, timeout: float = 5) -> SendReport:
-    job = Dispatch(store, digest_id, lambda s: SENDER, message_for, clock, policy,
-                   tmp_path / "send.lock")
+    job = Dispatch(store, digest_id, lambda s: SENDER, message_for, clock, policy)
     return dispatch(job, smtp(server, concurrency=1, timeout=timeout))
 
 

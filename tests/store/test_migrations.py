@@ -73,7 +73,7 @@ def test_a_store_of_the_first_release_is_upgraded_without_losing_a_row(v1_store:
                 for status in ("sent", "deferred", "pending", "gave_up", "bounced")
                 for e in store.ledger_entries(DIGEST, status)}
         assert store.delivery_counts(DIGEST) == {
-            "pending": 1, "sent": 1, "deferred": 1, "uncertain": 0, "gave_up": 2,
+            "queued": 0, "pending": 1, "sent": 1, "deferred": 1, "uncertain": 0, "gave_up": 2,
             "bounced": 1, "complained": 0, "skipped": 0}
         [record] = store.list_digests()
         assert record.digest.article_ids == ("urn:a", "urn:b")

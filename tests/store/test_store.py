@@ -17,12 +17,15 @@ import pytest
 from sqlalchemy import Engine, event
 
 from publisher.errors import StoreError
+from publisher.lock import LockBusy
 from publisher.models import Subscriber
 from publisher.store.database import Delivery, NewSubscriber, Store
+from publisher.store.schema import REVISION
 from tests.conftest import NOW
 from tests.postgres import PG_ENV, postgres_url
 
 LATER = NOW + timedelta(hours=1)
+LEASE = timedelta(minutes=2)
 
 
 POSTGRES = pytest.param("postgresql", marks=pytest.mark.skipif(
@@ -267,19 +270,40 @@ def test_a_message_moves_from_pending_to_sent_once(store: Store, digest_id: str)
     assert owed(store, digest_id) == ["bob@example.org"]
     assert store.count_recipients(digest_id, now=NOW) == 1
     assert store.delivery_counts(digest_id) == {
-        "pending": 0, "sent": 1, "deferred": 0, "uncertain": 0, "gave_up": 0, "bounced": 0,
-        "complained": 0, "skipped": 0}
+        "queued": 0, "pending": 0, "sent": 1, "deferred": 0, "uncertain": 0, "gave_up": 0,
+        "bounced": 0, "complained": 0, "skipped": 0}
 
 
 def test_a_message_in_flight_at_a_crash_is_sent_again(store: Store, digest_id: str) -> None:
     [ann] = people(store, "ann@example.org")
     assert store.claim(digest_id, ann.id, now=NOW)  # then the process dies
     assert store.pending_deliveries(digest_id) == 1
-    assert owed(store, digest_id) == ["ann@example.org"]
-    assert store.claim(digest_id, ann.id, now=LATER)  # the same row, claimed again
-    assert store.delivery_counts(digest_id)["pending"] == 1
-    assert store.mark_sent(digest_id, ann.id, "250 ok", now=LATER)
+    assert owed(store, digest_id) == []  # its lease has not run out: a pool waits
+    with store.sending(digest_id, exclusive=True, lease=LEASE):  # a lone run: it is owed now
+        assert owed(store, digest_id) == ["ann@example.org"]
+        assert store.claim(digest_id, ann.id, now=NOW)  # the same row, claimed again
+        assert store.delivery_counts(digest_id)["pending"] == 1
+        assert store.mark_sent(digest_id, ann.id, "250 ok", now=NOW)
     assert store.pending_deliveries(digest_id) == 0
+
+
+def test_a_claim_is_its_senders_until_the_lease_runs_out(store_url: str, store: Store,
+                                                          digest_id: str) -> None:
+    [ann] = people(store, "ann@example.org")
+    with Store.open(store_url) as other, store.sending(digest_id, exclusive=False, lease=LEASE), \
+            other.sending(digest_id, exclusive=False, lease=LEASE):
+        assert store.claim(digest_id, ann.id, now=NOW)
+        assert not other.claim(digest_id, ann.id, now=NOW + LEASE - timedelta(seconds=1))
+        assert owed(other, digest_id, NOW + LEASE - timedelta(seconds=1)) == []
+        assert owed(other, digest_id, NOW + LEASE) == ["ann@example.org"]
+        assert other.claim(digest_id, ann.id, now=NOW + LEASE)  # the first sender is gone
+        assert not store.mark_sent(digest_id, ann.id, "250 late", now=NOW + LEASE)
+        assert other.mark_sent(digest_id, ann.id, "250 ok", now=NOW + LEASE)
+        with Store.open(store_url) as third, pytest.raises(LockBusy), \
+                third.sending(digest_id, exclusive=True, lease=LEASE):
+            pass  # a lone sender cannot start beside a pool
+    row = store.delivery(digest_id, ann.id)
+    assert row is not None and (row.status, row.reply) == ("sent", "250 ok")
 
 
 def test_claim_refuses_a_subscriber_who_left_mid_send(store: Store, digest_id: str) -> None:
@@ -376,8 +400,10 @@ def test_one_ledger_row_per_digest_and_subscriber(store_url: str) -> None:
         [ann] = people(first, "ann@example.org")
         digest = first.create_digest("weekly", NOW, now=NOW, article_ids=["a"], subject="S")
         assert first.claim(digest.id, ann.id, now=NOW)
-        assert second.claim(digest.id, ann.id, now=NOW)  # a rerun takes over the pending row
-        assert first.mark_sent(digest.id, ann.id, "250 ok", now=NOW)
+        with second.sending(digest.id, exclusive=True, lease=LEASE):  # a rerun: `first` died
+            assert second.claim(digest.id, ann.id, now=NOW)  # it takes over the pending row
+            assert not first.mark_sent(digest.id, ann.id, "250 late", now=NOW)
+            assert second.mark_sent(digest.id, ann.id, "250 ok", now=NOW)
         assert not second.claim(digest.id, ann.id, now=LATER)
         assert sum(second.delivery_counts(digest.id).values()) == 1
 
@@ -489,7 +515,7 @@ def test_a_database_of_another_program_or_version_is_refused(tmp_path: Path) -> 
     conn.close()
     assert store_error(f"sqlite:///{future}").startswith(
         f"the database {future} cannot be used: it has schema revision 0099, newer than this "
-        "publisher knows (up to 0002)\n")
+        f"publisher knows (up to {REVISION})\n")
 
 
 def test_a_hint_names_the_variable_when_the_url_came_from_it() -> None:

@@ -40,6 +40,7 @@ from publisher.store.database import Store
 from publisher.subscribers.tokens import confirm_token, unsubscribe_token
 from publisher.web.app import create_app
 from tests.conftest import BASE_CONFIG, NOW, SiteFactory, article, settings_of
+from tests.postgres import NEEDS_POSTGRES, postgres_url
 from tests.sending import send_digest
 
 SECRET = "a signing key for the tests, long enough"
@@ -999,3 +1000,25 @@ def test_confirmations_over_smtp_share_one_connection_and_arrive(
                                ).status_code == 200
     assert sorted(smtp_server.received()) == [f"r{n}@example.org" for n in range(5)]
     assert smtp_server.connections == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=NEEDS_POSTGRES)])
+def test_three_replicas_enforce_one_limit(strict_site: Path, clock: Ticking,
+                                          monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    """Three services on one store, as behind a load balancer: one count for them all."""
+    urls = postgres_url() if backend == "postgresql" else iter([None])
+    for url in urls:
+        if url is not None:
+            monkeypatch.setenv("PUBLISHER_STORE_URL", url)
+        apps = [create_app(settings_of(strict_site), clock=clock) for _ in range(3)]
+        outbox = Outbox(strict_site / "outbox")
+        answers = []
+        for number in range(6):  # round robin: replica 0, 1, 2, 0, 1, 2
+            with TestClient(apps[number % 3], client=("203.0.113.7", 5000)) as client:
+                answers.append(client.post("/subscribe",
+                                           data={"email": f"a{number}@example.org"}).status_code)
+        assert answers == [200, 200, 200, 200, 429, 429]  # four an hour, whichever answers
+        for app in apps:
+            with TestClient(app, client=(f"198.51.100.{id(app) % 200}", 5000)) as client:
+                client.post("/subscribe", data={"email": "victim@example.org"})
+        assert [m["To"] for m in outbox.new()].count("victim@example.org") == 1
