@@ -14,6 +14,7 @@ from publisher.cli import AppContext, cli, pass_app
 from publisher.config import SITE_ENV, load_settings
 from publisher.errors import PublisherError
 
+PREVIEW_ENV = "PUBLISHER_SERVE_PREVIEW"  # --preview, for the worker processes
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -25,15 +26,24 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
               help="Processes answering requests.")
 @click.option("--access-log", is_flag=True,
               help="Log every request (the lines include the tokens of the links).")
+@click.option("--preview/--no-preview", default=None,
+              help="Show the pages pointed at the address they are opened on (images, "
+              "links, the subscribe form). Default: only for requests to a local address "
+              "such as 127.0.0.1 or localhost.")
 @pass_app
-def serve(app: AppContext, host: str, port: int, workers: int, access_log: bool) -> None:
+def serve(app: AppContext, host: str, port: int, workers: int, access_log: bool,
+          preview: bool | None) -> None:
     """Serve the output folder, and subscribe / confirm / unsubscribe, until Ctrl+C."""
     import uvicorn
 
     from publisher.web.app import create_app
+    from publisher.web.preview import PreviewMode
 
     settings = app.settings
-    application = create_app(settings)  # configuration problems stop us here, with a message
+    mode = PreviewMode.AUTO if preview is None else PreviewMode.ON if preview \
+        else PreviewMode.OFF
+    # configuration problems stop us here, with a message
+    application = create_app(settings, preview=mode)
     _check_free(host, port)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     shown = f"[{host}]" if ":" in host else host
@@ -47,6 +57,7 @@ def serve(app: AppContext, host: str, port: int, workers: int, access_log: bool)
         uvicorn.run(application, **options)  # type: ignore[arg-type]
         return
     os.environ[SITE_ENV] = str(settings.root.resolve())  # each worker loads the site again
+    os.environ[PREVIEW_ENV] = mode.value
     uvicorn.run("publisher.cli.web_commands:worker_app", factory=True, workers=workers,
                 **options)  # type: ignore[arg-type]
 
@@ -82,5 +93,7 @@ def _listen_hint(exc: OSError, port: int) -> str:
 def worker_app() -> object:
     """The application of one of several worker processes."""
     from publisher.web.app import create_app
+    from publisher.web.preview import PreviewMode
 
-    return create_app(load_settings(Path(os.environ[SITE_ENV])))
+    mode = PreviewMode(os.environ.get(PREVIEW_ENV, PreviewMode.AUTO.value))
+    return create_app(load_settings(Path(os.environ[SITE_ENV])), preview=mode)

@@ -65,6 +65,7 @@ from publisher.web.pages import (
     origin,
     server_error,
 )
+from publisher.web.preview import LOCAL_ROOT, LocalPreview, PreviewMode
 from publisher.web.static import StaticFiles
 
 log = logging.getLogger("publisher.web")
@@ -92,7 +93,9 @@ class Service:
 
     async def subscribe(self, request: Request) -> Response:
         path = request.url.path
-        if not same_site(request.headers, self.origins):
+        preview = LOCAL_ROOT.get()  # the preview's own pages post from its address
+        origins = self.origins | {origin(preview)} if preview else self.origins
+        if not same_site(request.headers, origins):
             return self.pages.error(path, 403, "this form can only be sent from the site's own "
                                     "subscribe page", "open the subscribe page and send it "
                                     "from there")
@@ -173,8 +176,13 @@ class Service:
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock,
-               transport_factory: TransportFactory | None = None) -> ASGIApp:
-    """The service for one site; every configuration problem is raised here, at start-up."""
+               transport_factory: TransportFactory | None = None,
+               preview: PreviewMode = PreviewMode.AUTO) -> ASGIApp:
+    """The service for one site; every configuration problem is raised here, at start-up.
+
+    `preview` says which requests see the pages pointed at their own address
+    (`web.preview`): by default those made to a loopback address.
+    """
     secret = settings.signing_key(SIGNING_KEY_USE)
     if not settings.output_path.is_dir():
         raise OutputError("there is nothing to serve yet", path=settings.output_path,
@@ -208,7 +216,9 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
                 Route("/{path:path}", static)],
         exception_handlers={HTTPException: service.http_error, Exception: server_error},
         lifespan=store.lifespan)
-    return SecurityHeaders(ErrorGuard(Split(app, static)), Policies(settings))
+    public_urls = (settings.base_url, settings.service_url)
+    return SecurityHeaders(LocalPreview(ErrorGuard(Split(app, static)), public_urls, preview),
+                           Policies(settings))
 
 
 class Split:

@@ -43,6 +43,7 @@ from publisher.subscribers.tokens import (
 from publisher.text import slugify
 from publisher.web.limits import SubscribeLimits
 from publisher.web.mailer import SharedMailer
+from publisher.web.preview import LOCAL_ROOT
 
 log = logging.getLogger("publisher.web")
 
@@ -115,7 +116,8 @@ class Subscriptions:
         return tuple(dict.fromkeys(chosen))
 
     def link(self, action: str, token: str) -> str:
-        return f"{self.service_url}{action}?token={token}"
+        """The link a message carries; in a local preview, to the preview's address."""
+        return f"{LOCAL_ROOT.get() or self.service_url}{action}?token={token}"
 
     def send(self, email: str, message: bytes) -> None:
         try:

@@ -11,6 +11,7 @@ The digest's HTML gets the same width checks. Screenshots go to tmp_path.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import http.server
@@ -104,15 +105,10 @@ def wait_until_up(process: subprocess.Popen[bytes], url: str) -> None:
     pytest.fail(f"publisher serve did not answer at {url} within {START_TIMEOUT} s")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("sample")
-    shutil.copytree(REPO / "content", root / "content")
-    shutil.copytree(REPO / "static", root / "static")
-    port = free_port()
+@contextlib.contextmanager
+def serving(root: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `publisher serve` for the site in `root`, on 127.0.0.1:`port`."""
     url = f"http://127.0.0.1:{port}/"
-    (root / "publisher.toml").write_text(config(url), encoding="utf-8")
-    publish.build(load_settings(root), lambda: NOW)
     env = {**os.environ, "PUBLISHER_SECRET_KEY": SECRET}
     process = subprocess.Popen(
         [sys.executable, "-c", "from publisher.cli import main; main()", "--site", str(root),
@@ -123,7 +119,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         assert process.stdout is not None
         assert process.stdout.readline().decode() == (
             f"Serving public/ and the subscription service at {url} (Ctrl+C to stop)\n")
-        yield Served(root, url, process)
+        yield process
     finally:
         process.terminate()
         try:
@@ -135,6 +131,23 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             process.stdout.close()
         if process.stderr:
             process.stderr.close()
+
+
+def sample_copy(root: Path) -> None:
+    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(REPO / "static", root / "static")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("sample")
+    sample_copy(root)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    (root / "publisher.toml").write_text(config(url), encoding="utf-8")
+    publish.build(load_settings(root), lambda: NOW)
+    with serving(root, port) as process:
+        yield Served(root, url, process)
 
 
 @pytest.fixture(scope="module")
@@ -321,3 +334,34 @@ def test_the_digest_fits_a_phone_and_a_desktop(served: Served, browser: Browser,
         assert container == "600px"  # the inlined styles apply (the CSP lets them)
         reader.check(f"digest-{name}")
         context.close()
+
+
+def test_the_sample_site_as_built_for_production_previews_locally(
+        tmp_path_factory: pytest.TempPathFactory, browser: Browser, tmp_path: Path) -> None:
+    """A fresh clone: `publisher build && publisher serve`, publisher.toml untouched."""
+    root = tmp_path_factory.mktemp("fresh-clone")
+    sample_copy(root)
+    shutil.copy(REPO / "publisher.toml", root / "publisher.toml")
+    settings = load_settings(root)
+    publish.build(settings, lambda: NOW)
+    built = {p: p.read_bytes() for p in (root / "public").rglob("*") if p.is_file()}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with serving(root, port) as process:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        reader = Reader(context.new_page(), 1280, tmp_path)
+        page = reader.page
+        page.goto(url)
+        first = page.locator(".article-list h2 a").first
+        first.click()
+        reader.check("article")
+        images = page.evaluate("[...document.images].map(i => [i.currentSrc, i.naturalWidth])")
+        assert images and all(src.startswith(url) and width > 0 for src, width in images), \
+            images
+        links = page.evaluate("[...document.links].map(a => a.href)")
+        assert not [link for link in links if link.startswith(settings.base_url)]
+        page.goto(url)
+        subscribe(reader, Served(root, url, process), "preview@example.org")
+        context.close()
+    after = {p: p.read_bytes() for p in (root / "public").rglob("*") if p.is_file()}
+    assert after == built  # the production output is what the build wrote
