@@ -383,7 +383,7 @@ def _publish_web_copy(run: DigestRun, issue: _Issue) -> None:
     settings, d = run.settings, issue.digest
     changed = save_web_copy(settings.path(settings.digests_dir),
                             DigestCopy(d.id, digest_title(d.due_at, settings.zone), d.due_at,
-                                       issue.rendered.web_html))
+                                       issue.rendered.web_html, d.article_ids))
     run.publish_site(changed)
 
 

@@ -9,8 +9,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import lxml.html
 import pytest
 
+from publisher import publish
 from publisher.clock import fixed_clock
 from publisher.config import Settings
 from publisher.errors import ConfigError, DeliveryError, PublisherError, TemplateError
@@ -159,6 +161,37 @@ def test_the_web_copy_is_online_before_the_first_message(make_site: SiteFactory)
     html = body.get_body(("html",))
     assert html is not None
     assert f"https://news.example.org/digests/{DIGEST_ID}.html" in html.get_content()
+
+
+def test_the_web_copy_is_a_page_of_the_site_with_no_personal_links(
+        make_site: SiteFactory) -> None:
+    settings = site(make_site)
+    report = send_digest(settings, fixed_clock(NOW), schedule=default_plan(settings))
+    assert report is not None and report.stopped is None
+    page = lxml.html.fromstring((settings.output_path / "digests" / f"{DIGEST_ID}.html"
+                                 ).read_bytes())
+    assert page.findtext(".//h1") == "Digest for 25 November 2026"
+    navigation = [a.text_content() for a in page.xpath("//nav[@aria-label='Site']//a")]
+    assert navigation == ["Latest", "Topics", "Digests", "Subscribe"]
+    titles = {a.text_content(): a.get("href") for a in page.xpath("//ol//h2/a")}
+    assert titles == {"Bridge closes": "../2026/11/bridge-closes/",
+                      "Ferry fares rise": "../2026/11/ferry-fares-rise/"}
+    links = [a.get("href") for a in page.iter("a")]
+    assert not [link for link in links if "unsubscribe" in link or "token=" in link]
+    assert page.xpath("//link[@rel='alternate']/@href")  # the site's feeds
+    assert "Sent by email on 25 November 2026, with 2 articles." in page.text_content()
+
+
+def test_an_article_taken_down_leaves_the_digest_page_and_is_counted(
+        make_site: SiteFactory) -> None:
+    settings = site(make_site)
+    send_digest(settings, fixed_clock(NOW), schedule=default_plan(settings))
+    (settings.root / "content/ferry.md").unlink()
+    publish.build(settings, fixed_clock(NOW))
+    page = lxml.html.fromstring((settings.output_path / "digests" / f"{DIGEST_ID}.html"
+                                 ).read_bytes())
+    assert [a.text_content() for a in page.xpath("//ol//h2/a")] == ["Bridge closes"]
+    assert "1 article from this digest is no longer published." in page.text_content()
 
 
 def test_a_missing_secret_stops_before_anything_is_recorded(

@@ -36,12 +36,18 @@ ASSETS = ("style.css", "feed.css")  # copied from the theme as they are
 
 
 class DigestCopy(NamedTuple):
-    """The web copy of one sent digest, rendered by the digest stage."""
+    """One sent digest, kept for its page on the site.
+
+    `article_ids` (in the digest's order) make the page: a site page with the
+    site's header and navigation around the articles the digest held. A copy saved
+    without them (by an older version) is shown as the email's HTML, as it was.
+    """
 
     digest_id: str
     title: str
     date: datetime
     web_html: str
+    article_ids: tuple[str, ...] = ()
 
 
 class FeedLink(NamedTuple):
@@ -124,7 +130,7 @@ def plan(options: SiteOptions, env: jinja2.Environment, published: Sequence[Arti
         *(page for group in groups for page in tag_pages(options, shared, group)),
         tags_page(shared, groups),
         subscribe_page(shared, groups),
-        *digest_pages(shared, digests),
+        *digest_pages(shared, digests, published),
         Page("404.html", _hash(shared, "404"), "site/404.html",
              {"root": urlsplit(options.site.base_url).path, "path": "404.html"}),
         *(Page(name, _hash(shared, name), data=asset_bytes(env, name)) for name in ASSETS),
@@ -186,16 +192,31 @@ def subscribe_page(shared: str, groups: Sequence[TagGroup]) -> Page:
                 {"root": "../", "path": "subscribe/", "tags": tags})
 
 
-def digest_pages(shared: str, digests: Sequence[DigestCopy]) -> Iterator[Page]:
-    """Each digest's web copy as the digest stage made it, and a list of them, newest first."""
+def digest_pages(shared: str, digests: Sequence[DigestCopy],
+                 published: Sequence[Article] = ()) -> Iterator[Page]:
+    """A page for each sent digest, and a list of them, newest first.
+
+    A digest's page shows the articles it held that are still published; one
+    taken down since is left out, and the page says how many are.
+    """
     listed = sorted(digests, key=lambda d: (d.date, d.digest_id), reverse=True)
+    by_id = {article.id: article for article in published}
     for digest in listed:
         if not is_digest_id(digest.digest_id):
             raise OutputError(f"digest id {digest.digest_id!r} cannot name a file",
                               hint="digest ids are made of letters, digits, '-' and '_'")
-        data = digest.web_html.encode()
-        yield Page(f"digests/{digest.digest_id}.html", hashlib.sha256(data).hexdigest(),
-                   data=data)
+        path = f"digests/{digest.digest_id}.html"
+        if not digest.article_ids:
+            data = digest.web_html.encode()
+            yield Page(path, hashlib.sha256(data).hexdigest(), data=data)
+            continue
+        held = [by_id[i] for i in digest.article_ids if i in by_id]
+        fingerprint = _hash(shared, "digest", digest.digest_id, digest.title,
+                            digest.date.isoformat(), str(len(digest.article_ids)),
+                            *(a.fingerprint for a in held))
+        yield Page(path, fingerprint, "site/digest.html",
+                   {"root": "../", "path": path, "digest": digest, "articles": held,
+                    "withdrawn": len(digest.article_ids) - len(held)})
     fingerprint = _hash(shared, "digests",
                         *(f"{d.digest_id}\0{d.title}\0{d.date.isoformat()}" for d in listed))
     yield Page("digests/index.html", fingerprint, "site/digests.html",

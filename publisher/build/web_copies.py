@@ -26,7 +26,8 @@ def save_web_copy(folder: Path, copy: DigestCopy) -> bool:
     """
     if not is_digest_id(copy.digest_id):
         raise ValueError(f"digest id {copy.digest_id!r} cannot name a file")
-    record = {"id": copy.digest_id, "title": copy.title, "date": copy.date.isoformat()}
+    record = {"id": copy.digest_id, "title": copy.title, "date": copy.date.isoformat(),
+              "articles": list(copy.article_ids)}
     files = {folder / f"{copy.digest_id}.html": copy.web_html.encode(),
              folder / f"{copy.digest_id}.json":
              (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode()}
@@ -75,7 +76,10 @@ def _copy(record: dict[str, object], html: str) -> DigestCopy:
         raise ValueError(f"the date {record['date']!r} has no time zone offset")
     if (bad := xml_unsafe(title + html)) is not None:
         raise ValueError(f"it holds {character_name(bad)}, which no page can carry")
-    return DigestCopy(digest_id, title, date, html)
+    articles = record.get("articles", [])
+    if not isinstance(articles, list) or not all(isinstance(a, str) for a in articles):
+        raise ValueError("'articles' must be a list of article ids")
+    return DigestCopy(digest_id, title, date, html, tuple(articles))
 
 
 def _label(path: Path, root: Path) -> str:
