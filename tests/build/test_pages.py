@@ -505,3 +505,27 @@ def test_a_site_icon_that_is_not_square_is_refused_by_check_and_build(
     with pytest.raises(ContentError):
         publish.build(settings_of(root), clock)
     assert not (root / "public").exists()
+
+
+SPELLED_OUT = re.compile(r"[1-9][0-9]? (January|February|March|April|May|June|July|August"
+                         r"|September|October|November|December) [0-9]{4}")
+OTHER_DATE = re.compile(r"\b[0-9]{4}-[0-9]{2}-[0-9]{2}\b|\b[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}\b"
+                        r"|\b(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* [0-9]{1,2},")
+
+
+def test_one_date_format_for_people_and_rfc_3339_for_machines(root: Path) -> None:
+    """Every date a reader sees is spelled out and marked up with its RFC 3339 moment."""
+    seen = 0
+    for path, tree in html_pages(root / "public"):
+        for time in tree.iter("time"):
+            moment = datetime.fromisoformat(time.get("datetime"))
+            assert moment.tzinfo is not None, (path, time.get("datetime"))
+            assert re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                                r"([+-][0-9]{2}:[0-9]{2}|Z)", time.get("datetime"))
+            assert SPELLED_OUT.fullmatch(time.text_content()), (path, time.text_content())
+            seen += 1
+        body = tree.find("body")
+        assert body is not None
+        visible = " ".join(body.itertext())
+        assert OTHER_DATE.search(visible) is None, (path, OTHER_DATE.search(visible))
+    assert seen >= 2 * len(ORDER)  # the index and each article page at least
