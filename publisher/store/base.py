@@ -37,6 +37,7 @@ class StoreBase:
         # This store's name as a sender, in the ledger rows it claims: unique to it.
         self.holder = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
         self._lock = threading.RLock()
+        self._batched = False  # inside `batch()`: statements join its one transaction
         dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         self._insert = dialect_insert
         self._ledger = LedgerStatements(conn.dialect, dialect_insert)
@@ -47,9 +48,35 @@ class StoreBase:
     # -- transactions ------------------------------------------------------------
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run the store's calls inside one write transaction, committed at the end.
+
+        For many small writes in a row (bounce reports): one commit instead of one
+        each. Everything is rolled back if the block raises; the lock is held
+        throughout, so other threads of this process wait for the end.
+        """
+        with self._lock:
+            if self._batched:
+                yield
+                return
+            try:
+                begin(self._conn, write=True)
+                self._batched = True
+                yield
+                self._conn.commit()
+            except BaseException as exc:
+                self._conn.rollback()
+                reraise(exc)
+            finally:
+                self._batched = False
+
+    @contextmanager
     def _tx(self, *, write: bool) -> Iterator[Connection]:
         """A short transaction on the held connection; database trouble becomes StoreError."""
         with self._lock:
+            if self._batched:
+                yield self._conn
+                return
             try:
                 begin(self._conn, write=write)
                 yield self._conn
@@ -66,9 +93,11 @@ class StoreBase:
                     changed = statement.run(self._conn, params).rowcount
                 else:
                     changed = self._conn.execute(statement, params).rowcount
-                self._conn.commit()
+                if not self._batched:
+                    self._conn.commit()
             except BaseException as exc:
-                self._conn.rollback()
+                if not self._batched:  # else `batch()` rolls back, once, for everything
+                    self._conn.rollback()
                 reraise(exc)
         return changed
 

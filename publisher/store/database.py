@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from publisher.errors import StoreError
@@ -162,7 +162,7 @@ class Store(DeliveryLedger, SharedSending, SharedLimits):
         return to_subscriber(rows[0]) if rows else None
 
     def get_subscriber_by_id(self, subscriber_id: int) -> Subscriber | None:
-        rows = self._rows(select(subscribers).where(subscribers.c.id == subscriber_id))
+        rows = self._rows(_SUBSCRIBER_BY_ID, {"subscriber": subscriber_id})
         return to_subscriber(rows[0]) if rows else None
 
     def set_subscriber_status(self, subscriber_id: int, status: str, *, now: datetime,
@@ -298,3 +298,6 @@ class Store(DeliveryLedger, SharedSending, SharedLimits):
         stmt = stmt.on_conflict_do_update(index_elements=[schedule_state.c.name], set_={
             key: stmt.excluded[key] for key in values if key != "name"})
         self._write(stmt, {})
+
+
+_SUBSCRIBER_BY_ID = select(subscribers).where(subscribers.c.id == bindparam("subscriber"))

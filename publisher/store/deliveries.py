@@ -241,26 +241,36 @@ class DeliveryLedger(StoreBase):
         wins over a bounce); a hard bounce or a complaint also suppresses the
         subscriber. False if nothing changed: the report was already recorded.
         """
-        stronger = {"gave_up": ("sent", "uncertain", "pending", "deferred"),
-                    "bounced": ("sent", "uncertain", "pending", "deferred", "gave_up"),
-                    "complained": ("sent", "uncertain", "pending", "deferred", "gave_up",
-                                   "bounced")}[status]
-        stmt = update(deliveries).where(
-            deliveries.c.digest_id == digest_id, deliveries.c.subscriber_id == subscriber_id,
-            deliveries.c.status.in_(stronger)).values(
-            status=status, reply=reply, next_attempt_at=None, updated_at=now)
+        params = {"digest": digest_id, "subscriber": subscriber_id, "text": reply, "at": now}
         with self._tx(write=True) as conn:
-            changed = conn.execute(stmt).rowcount
-            if changed and status != "gave_up":
-                conn.execute(update(subscribers).where(
-                    subscribers.c.id == subscriber_id,
-                    subscribers.c.status.in_(_REPLACEABLE[status])).values(
-                    status=status, status_reason=reply, updated_at=now))
+            changed = conn.execute(_REPORT_ON_ROW[status], params).rowcount
+            if changed and status in _SUPPRESS_FOR_REPORT:
+                conn.execute(_SUPPRESS_FOR_REPORT[status], params)
         return changed == 1
 
 
 _REPLACEABLE = {"bounced": ("active", "pending"),
                 "complained": ("active", "pending", "bounced", "unsubscribed")}
+# What a report may replace: a complaint wins over a bounce, a bounce over giving up.
+_WEAKER = {"gave_up": ("sent", "uncertain", "pending", "deferred"),
+           "bounced": ("sent", "uncertain", "pending", "deferred", "gave_up"),
+           "complained": ("sent", "uncertain", "pending", "deferred", "gave_up", "bounced")}
+# Built once: bounce processing runs them for every message it reads.
+_REPORT_ON_ROW = {
+    status: update(deliveries).where(
+        deliveries.c.digest_id == bindparam("digest"),
+        deliveries.c.subscriber_id == bindparam("subscriber"),
+        deliveries.c.status.in_(weaker)).values(
+        status=status, reply=bindparam("text"), next_attempt_at=None,
+        updated_at=bindparam("at", type_=UTCDateTime))
+    for status, weaker in _WEAKER.items()}
+_SUPPRESS_FOR_REPORT = {
+    status: update(subscribers).where(
+        subscribers.c.id == bindparam("subscriber"),
+        subscribers.c.status.in_(replaceable)).values(
+        status=status, status_reason=bindparam("text"),
+        updated_at=bindparam("at", type_=UTCDateTime))
+    for status, replaceable in _REPLACEABLE.items()}
 
 
 

@@ -57,30 +57,57 @@ class BounceReport:
     left: list[tuple[str, str]] = field(default_factory=list)  # (label, why)
 
 
+CHUNK = 200  # messages applied in one transaction: one commit each, not one per message
+
+
 def process(store: Store, mail: Iterable[Incoming], matcher: Matcher, clock: Clock
             ) -> BounceReport:
-    """Read every message, apply what it says, mark the handled ones; see the docstring."""
+    """Read every message, apply what it says, mark the handled ones; see the docstring.
+
+    Messages are parsed outside the database, then applied `CHUNK` at a time in
+    one transaction; they are marked handled only once it is committed, so a run
+    stopped half-way leaves unhandled only mail whose effect was not recorded
+    (and applying a report again changes nothing).
+    """
     report = BounceReport()
+    chunk: list[tuple[Incoming, list[Report] | str]] = []
     for incoming in mail:
+        chunk.append((incoming, _read(incoming, matcher.addresses)))
+        if len(chunk) == CHUNK:
+            _apply_chunk(store, chunk, matcher, clock(), report)
+            chunk = []
+    if chunk:
+        _apply_chunk(store, chunk, matcher, clock(), report)
+    return report
+
+
+def _read(incoming: Incoming, addresses: Addresses) -> list[Report] | str:
+    """The reports in one message, or why it is left alone."""
+    try:
+        reports = read_reports(incoming.raw, addresses)
+    except Unreadable as exc:
+        return f"unreadable: {exc}"
+    return reports or "not a bounce, a complaint or an unsubscribe request"
+
+
+def _apply_chunk(store: Store, chunk: list[tuple[Incoming, list[Report] | str]],
+                 matcher: Matcher, now: datetime, report: BounceReport) -> None:
+    with store.batch():
+        outcomes = [_one(store, reports, matcher, now) for _, reports in chunk]
+    for (incoming, _), outcome in zip(chunk, outcomes, strict=True):
         report.messages += 1
-        outcome = _one(store, incoming, matcher, clock())
         if outcome in ("recorded", "already recorded", "delay"):
             report.outcomes[outcome] += 1
             incoming.mark_handled()
         else:
             report.outcomes["left alone"] += 1
             report.left.append((incoming.label, outcome))
-    return report
 
 
-def _one(store: Store, incoming: Incoming, matcher: Matcher, now: datetime) -> str:
+def _one(store: Store, reports: list[Report] | str, matcher: Matcher, now: datetime) -> str:
     """What one message came to: recorded, already recorded, delay, or why it was left."""
-    try:
-        reports = read_reports(incoming.raw, matcher.addresses)
-    except Unreadable as exc:
-        return f"unreadable: {exc}"
-    if not reports:
-        return "not a bounce, a complaint or an unsubscribe request"
+    if isinstance(reports, str):
+        return reports
     results = [_apply(store, r, matcher, now) for r in reports]
     for wanted in ("recorded", "already recorded", "delay"):
         if wanted in results:

@@ -208,3 +208,63 @@ def test_a_hard_bounce_at_the_end_of_the_list_still_counts(store: Store, tmp_pat
         digest_id, report = send(store, tmp_path, server, NOW_POLICY, concurrency=1)
     assert (report.sent, report.bounced, report.deferred) == (2, 1, 0)
     assert statuses(store, digest_id) == {"sent": 2, "bounced": 1}
+
+
+SOFT_POLICY = RetryPolicy(timedelta(0), max_attempts=1, max_consecutive_failures=10,
+                          soft_bounce_digests=3, soft_bounce_days=10)
+
+
+def digests_on(store: Store, server: SMTPServer, days: list[timedelta],
+               policy: RetryPolicy = SOFT_POLICY) -> list[SendReport]:
+    """One digest on each of `days` after NOW, sent at its due time."""
+    reports = []
+    for day in days:
+        clock = Clock(NOW + day)
+        digest_id = store.create_digest("daily", NOW + day, now=clock(), article_ids=["a"],
+                                        subject="S").id
+        job = Dispatch(store, digest_id, lambda s: SENDER, message_for, clock, policy)
+        reports.append(dispatch(job, smtp(server, concurrency=1)))
+    return reports
+
+
+@pytest.mark.parametrize(("last_day", "kept"), [
+    (timedelta(days=9, hours=23, minutes=59), True),  # three give-ups, not yet ten days
+    (timedelta(days=10), False),  # three give-ups over ten days: the mailbox is gone
+])
+def test_soft_failures_suppress_only_after_enough_digests_and_days(
+        store: Store, last_day: timedelta, kept: bool) -> None:
+    full, fine = readers(store, 2)
+    with SMTPServer() as server:
+        server.answer(full.email, "452 4.2.2 mailbox full")
+        reports = digests_on(store, server, [timedelta(0), timedelta(days=5), last_day])
+    assert [r.gave_up for r in reports] == [1, 1, 1]
+    assert store.get_subscriber_by_id(fine.id).status == "active"  # type: ignore[union-attr]
+    found = store.get_subscriber_by_id(full.id)
+    assert found is not None
+    assert found.status == ("active" if kept else "bounced")
+    if not kept:
+        assert found.status_reason is not None
+        assert found.status_reason.startswith("soft bounces: the last 3 digests over 10 days")
+        assert "452 4.2.2 mailbox full" in found.status_reason
+
+
+def test_one_delivery_between_soft_failures_keeps_the_reader(store: Store) -> None:
+    (flaky,) = readers(store, 1)
+    days = [timedelta(days=d) for d in (0, 6, 12, 18)]
+    with SMTPServer() as server:
+        server.answer(flaky.email, "451 4.3.0 try again later", times=2)
+        reports = digests_on(store, server, days[:3])  # the third goes through
+        server.answer(flaky.email, "451 4.3.0 try again later")
+        reports += digests_on(store, server, days[3:])
+    assert [(r.sent, r.gave_up) for r in reports] == [(0, 1), (0, 1), (1, 0), (0, 1)]
+    assert store.get_subscriber_by_id(flaky.id).status == "active"  # type: ignore[union-attr]
+
+
+def test_soft_suppression_can_be_turned_off(store: Store) -> None:
+    (full,) = readers(store, 1)
+    never = RetryPolicy(timedelta(0), max_attempts=1, max_consecutive_failures=10,
+                        soft_bounce_digests=0)
+    with SMTPServer() as server:
+        server.answer(full.email, "452 4.2.2 mailbox full")
+        digests_on(store, server, [timedelta(days=d) for d in range(0, 60, 6)], never)
+    assert store.get_subscriber_by_id(full.id).status == "active"  # type: ignore[union-attr]

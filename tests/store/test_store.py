@@ -540,3 +540,18 @@ def test_an_unreachable_server_is_an_error_not_a_traceback() -> None:
     assert message.endswith(
         "\n  hint: check [store] url in publisher.toml, that the server is running and "
         "that it accepts this user")
+
+
+def test_a_batch_commits_once_and_rolls_back_whole(store: Store) -> None:
+    with store.batch():
+        store.add_subscriber("kept@example.org", "", (), now=NOW)
+        store.add_subscriber("also@example.org", "", (), now=NOW)
+    assert {s.email for s in store.iter_subscribers()} == {"kept@example.org",
+                                                          "also@example.org"}
+    with pytest.raises(RuntimeError), store.batch():
+        store.add_subscriber("lost@example.org", "", (), now=NOW)
+        assert store.get_subscriber("lost@example.org") is not None  # seen inside
+        raise RuntimeError("stopped half-way")
+    assert store.get_subscriber("lost@example.org") is None
+    store.add_subscriber("after@example.org", "", (), now=NOW)  # the store goes on
+    assert store.get_subscriber("after@example.org") is not None
