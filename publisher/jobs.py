@@ -143,14 +143,16 @@ def bounce_summary(report: BounceReport) -> str:
 
 
 def bounces_job(jobs: SiteJobs, schedule: Schedule, due_at: datetime) -> str:
-    """Read the schedule's Maildir: bounces, complaints and unsubscribe requests."""
-    from publisher.mail.mailboxes import read_source
+    """Read the schedule's mailbox (a Maildir or IMAP): bounces, complaints and unsubscribe
+    requests."""
+    from publisher.mail.imap import DEFAULT_PASSWORD_ENV, open_sources
     from publisher.subscribers.bounces import process
 
     if schedule.mailbox is None:
         raise ScheduleError(f"schedule {schedule.name} has no mailbox to read")
-    report = process(jobs.store, read_source(schedule.mailbox, lambda: b""),
-                     bounce_matcher(jobs.settings), jobs.clock)
+    with open_sources([schedule.mailbox], lambda: b"",
+                      schedule.password_env or DEFAULT_PASSWORD_ENV) as mail:
+        report = process(jobs.store, mail, bounce_matcher(jobs.settings), jobs.clock)
     return bounce_summary(report)
 
 

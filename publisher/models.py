@@ -229,4 +229,5 @@ class Schedule:
     enabled: bool = True
     deploy: bool = False  # upload the output to `[deploy] target` after each build
     source: str = ""  # the file it was read from, for messages
-    mailbox: str | None = None  # a bounces schedule's Maildir folder
+    mailbox: str | None = None  # a bounces schedule's Maildir folder or imaps:// URL
+    password_env: str | None = None  # for an IMAP mailbox: the variable with its password

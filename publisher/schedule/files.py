@@ -17,12 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from publisher.config import Duration, Settings, key_lines, validate_model
 from publisher.errors import ConfigError, Problem
+from publisher.mail.imap import is_imap_url, parse_imap_url
 from publisher.models import Schedule
 from publisher.schedule.times import parse_cron
 
 DEFAULT_CATCH_UP = timedelta(hours=6)
 DIGEST_ONLY = ("tags", "min_items", "max_items")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100"
 
 
@@ -33,7 +35,9 @@ class ScheduleFile(BaseModel):
 
     name: str | None = None
     action: Literal["build", "digest", "bounces"]
-    mailbox: str | None = None  # bounces only: a Maildir folder, read against the site
+    mailbox: str | None = None  # bounces only: a Maildir folder (read against the site) or
+    # an IMAP mailbox, imaps://USER@HOST/FOLDER
+    password_env: str | None = None  # bounces from IMAP: the variable with the password
     cron: str | None = None
     every: Duration | None = None
     timezone: str | None = None
@@ -49,6 +53,21 @@ class ScheduleFile(BaseModel):
     def _name(cls, value: str | None) -> str | None:
         if value is not None and not _NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a schedule name: use {_NAME_RULE} characters")
+        return value
+
+    @field_validator("mailbox")
+    @classmethod
+    def _mailbox(cls, value: str | None) -> str | None:
+        if value is not None and is_imap_url(value):
+            parse_imap_url(value)  # its ValueError says what is wrong
+        return value
+
+    @field_validator("password_env")
+    @classmethod
+    def _password_env(cls, value: str | None) -> str | None:
+        if value is not None and not _VARIABLE.fullmatch(value):
+            raise ValueError(f"{value!r} is not the name of an environment variable: use "
+                             "letters, digits and '_', such as PUBLISHER_IMAP_PASSWORD")
         return value
 
     @field_validator("cron")
@@ -157,7 +176,13 @@ def _cross_check(data: dict[str, Any], label: str, text: str) -> list[Problem]:
     if data.get("action") == "bounces" and "mailbox" not in data:
         problems.append(Problem("a bounces schedule needs the mailbox to read", path=label,
                                 key="mailbox", hint='add mailbox = "mail/bounces" (a Maildir '
-                                "folder that the mail server delivers the returned mail to)"))
+                                "folder that the mail server delivers the returned mail to) "
+                                'or mailbox = "imaps://USER@HOST/INBOX"'))
+    if "password_env" in data and not is_imap_url(str(data.get("mailbox", ""))):
+        problems.append(Problem("only a bounces schedule reading an IMAP mailbox takes this "
+                                "key", path=label, line=lines.get("password_env"),
+                                key="password_env", hint="remove it, or set mailbox = "
+                                '"imaps://USER@HOST/INBOX"'))
     if "mailbox" in data and data.get("action") != "bounces":
         problems.append(Problem("only a bounces schedule takes this key", path=label,
                                 line=lines.get("mailbox"), key="mailbox",
@@ -180,8 +205,16 @@ def _to_schedule(model: ScheduleFile, stem: str, label: str, settings: Settings)
         enabled=model.enabled,
         deploy=model.deploy,
         source=label,
-        mailbox=str(settings.path(model.mailbox)) if model.mailbox else None,
+        mailbox=_mailbox(model.mailbox, settings),
+        password_env=model.password_env,
     )
+
+
+def _mailbox(written: str | None, settings: Settings) -> str | None:
+    """An IMAP URL as written; a folder path made absolute against the site."""
+    if written is None or is_imap_url(written):
+        return written
+    return str(settings.path(written))
 
 
 def _duplicates(schedules: list[Schedule]) -> list[Problem]:

@@ -164,7 +164,8 @@ def test_publisher_check_validates_schedules(make_site: SiteFactory) -> None:
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == ("error: schedules/s.toml:3: colour: unknown key\n"
                              "  hint: known keys: action, catch_up, cron, deploy, enabled, every, "
-                             "mailbox, max_items, min_items, name, tags, timezone\n")
+                             "mailbox, max_items, min_items, name, password_env, tags, "
+                             "timezone\n")
 
 
 def test_the_sample_site_and_a_new_site_come_with_valid_schedules(tmp_path: Path) -> None:

@@ -32,6 +32,10 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def sent(make_site: SiteFactory) -> tuple[Settings, dict[str, str]]:
+    return send_to_eight(make_site)
+
+
+def send_to_eight(make_site: SiteFactory) -> tuple[Settings, dict[str, str]]:
     """A site whose digest went to eight readers; each reader's return path."""
     with SMTPServer() as server:
         root = make_site({"content/a.md": article("Ferry fares rise", "2026-11-20 09:00",
@@ -184,4 +188,44 @@ def test_a_bounces_schedule_must_say_which_mailbox(make_site: SiteFactory) -> No
         '  hint: remove it, or set action = "bounces"',
         "schedules/returned.toml: mailbox: a bounces schedule needs the mailbox to read\n"
         '  hint: add mailbox = "mail/bounces" (a Maildir folder that the mail server '
-        "delivers the returned mail to)"]
+        'delivers the returned mail to) or mailbox = "imaps://USER@HOST/INBOX"']
+
+
+@pytest.mark.parametrize(("mailbox", "extra", "problem"), [
+    ("imaps://mail.example.org/INBOX", "",
+     "schedules/returned.toml:2: mailbox: the URL needs the user and the host: "
+     "imaps://USER@HOST/FOLDER"),
+    ("imaps://me:hunter2@mail.example.org/INBOX", "",
+     "schedules/returned.toml:2: mailbox: the password does not belong in the URL"),
+    ("imaps://me@mail.example.org:99999/INBOX", "",
+     "schedules/returned.toml:2: mailbox: the port is not a number from 1 to 65535"),
+    ("imaps://me@mail.example.org/INBOX", 'password_env = "IMAP PASSWORD"\n',
+     "schedules/returned.toml:4: password_env: 'IMAP PASSWORD' is not the name of an "
+     "environment variable"),
+    ("mail/bounces", 'password_env = "IMAP_PASSWORD"\n',
+     "schedules/returned.toml:4: password_env: only a bounces schedule reading an IMAP "
+     "mailbox takes this key"),
+])
+def test_an_imap_mailbox_in_a_schedule_is_checked_where_written(
+        make_site: SiteFactory, mailbox: str, extra: str, problem: str) -> None:
+    from publisher.errors import ConfigError
+    from publisher.schedule.files import load_schedules
+
+    root = make_site({"schedules/returned.toml": f'action = "bounces"\nmailbox = "{mailbox}"\n'
+                                                 f'every = "15m"\n{extra}'})
+    with pytest.raises(ConfigError) as caught:
+        load_schedules(settings_of(root))
+    (found,) = caught.value.problems
+    assert str(found).startswith(problem), str(found)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_an_imap_schedule_keeps_its_url(make_site: SiteFactory) -> None:
+    from publisher.schedule.files import load_schedules
+
+    root = make_site({"schedules/returned.toml":
+                      'action = "bounces"\nmailbox = "imaps://me@mail.example.org/Returned"\n'
+                      'every = "15m"\npassword_env = "RETURNED_PASSWORD"\n'})
+    (schedule,) = load_schedules(settings_of(root))
+    assert (schedule.mailbox, schedule.password_env) == (
+        "imaps://me@mail.example.org/Returned", "RETURNED_PASSWORD")
