@@ -2,7 +2,7 @@
 
     pip install -e '.[test]'            # procrastinate and psycopg
     PUBLISHER_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
-        python benchmarks/scale.py [--readers 20000] [--kills 10]
+        python benchmarks/scale.py [--readers 20000] [--kills 10] [--connections 2]
 
 For each responder — one that takes 20 ms per message (a real relay's latency)
 and the minimal one of `send.py` — and each pool size, a fresh PostgreSQL schema
@@ -186,10 +186,10 @@ def sending_seconds(env: dict[str, str]) -> float:
     return max((last - first).total_seconds(), 1e-3)
 
 
-def one_run(folder: Path, base_url: str, readers: int, workers: int, latency: float
-            ) -> dict[str, float]:
+def one_run(folder: Path, base_url: str, readers: int, workers: int, latency: float,
+            connections: int) -> dict[str, float]:
     responder = Responding(latency, folder)
-    site, env = make_site(folder, base_url, readers, responder.port, connections=8)
+    site, env = make_site(folder, base_url, readers, responder.port, connections=connections)
     started = time.perf_counter()
     queued = publisher(site, env, "digest", "send", "--no-wait", "--now", NOW)
     queued.wait()
@@ -236,6 +236,10 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=20_000)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--kill-readers", type=int, default=3_000)
+    parser.add_argument("--connections", type=int, default=2,
+                        help="SMTP connections per worker ([delivery] concurrency): a relay "
+                        "allows each client a few")
+    parser.add_argument("--responders", choices=("both", "20ms", "minimal"), default="both")
     options = parser.parse_args()
     base_url = os.environ.get("PUBLISHER_TEST_POSTGRES_URL")
     if not base_url:
@@ -243,10 +247,16 @@ def main() -> None:
     results: dict[str, dict[int, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        for label, latency in (("20 ms responder", 0.020), ("minimal responder", 0.0)):
+        print(f"{options.readers:,} readers, {options.connections} SMTP connection(s) per "
+              f"worker, {os.cpu_count()} CPUs", flush=True)
+        kinds = {"20ms": (("20 ms responder", 0.020),), "minimal": (("minimal responder", 0.0),)}
+        chosen = kinds["20ms"] + kinds["minimal"] if options.responders == "both" \
+            else kinds[options.responders]
+        for label, latency in chosen:
             results[label] = {}
             for workers in (1, 2, 4):
-                figures = one_run(folder, base_url, options.readers, workers, latency)
+                figures = one_run(folder, base_url, options.readers, workers, latency,
+                                  options.connections)
                 results[label][workers] = figures
                 speedup = figures["rate"] / results[label][1]["rate"]
                 print(f"{label:<18} {workers} worker(s): {figures['rate']:8,.0f} messages/s "
