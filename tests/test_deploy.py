@@ -37,7 +37,7 @@ def test_the_units_start_publisher_with_the_environment_file() -> None:
               for name, text in services.items()}
     assert starts == {
         "publisher-serve.service": f"{SITE}/.venv/bin/publisher serve --host 127.0.0.1 "
-                                   "--port 8000",
+                                   "--port 8000 --no-preview",
         "publisher-tick.service": f"{SITE}/.venv/bin/publisher tick",
         "publisher.service": f"{SITE}/.venv/bin/publisher run",
     }
