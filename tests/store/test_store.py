@@ -548,10 +548,17 @@ def test_a_batch_commits_once_and_rolls_back_whole(store: Store) -> None:
         store.add_subscriber("also@example.org", "", (), now=NOW)
     assert {s.email for s in store.iter_subscribers()} == {"kept@example.org",
                                                           "also@example.org"}
-    with pytest.raises(RuntimeError), store.batch():
-        store.add_subscriber("lost@example.org", "", (), now=NOW)
-        assert store.get_subscriber("lost@example.org") is not None  # seen inside
-        raise RuntimeError("stopped half-way")
+    seen_inside: list[bool] = []
+
+    def stop_half_way() -> None:
+        with store.batch():
+            store.add_subscriber("lost@example.org", "", (), now=NOW)
+            seen_inside.append(store.get_subscriber("lost@example.org") is not None)
+            raise RuntimeError("stopped half-way")
+
+    with pytest.raises(RuntimeError):
+        stop_half_way()
+    assert seen_inside == [True]
     assert store.get_subscriber("lost@example.org") is None
     store.add_subscriber("after@example.org", "", (), now=NOW)  # the store goes on
     assert store.get_subscriber("after@example.org") is not None
