@@ -200,23 +200,11 @@ def feed_plan(settings: Settings, site: Site, published: Sequence[Article]
         yield from archives.documents(spec, group.articles, limit, limit)
 
 
-def _stage_feeds(writer: OutputWriter, site: Site, spec: feeds.FeedSpec,
-                 items: Sequence[Article]) -> None:
-    with processing(f"the feeds of {spec.folder or 'the site'}"):
-        _stage_feed_set(writer, site, spec, items)
-
-
-def _stage_feed_set(writer: OutputWriter, site: Site, spec: feeds.FeedSpec,
-                    items: Sequence[Article]) -> None:
-    paths = feeds.feed_paths(spec.folder + spec.page)
+def _feed_fingerprint(site: Site, spec: feeds.FeedSpec, items: Sequence[Article]) -> str:
     digest = hashlib.sha256(f"{FEED_FORMAT}\0{site!r}\0{spec!r}".encode())
     for article in items:
         digest.update(f"\0{article.id}\0{article.fingerprint}".encode())
-    fingerprint = digest.hexdigest()
-    if writer.is_fresh(paths, fingerprint):
-        writer.keep(paths)
-    else:
-        writer.put(feeds.render_feeds(site, items, spec), fingerprint)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -369,8 +357,26 @@ def _rehearse(settings: Settings, loaded: LoadedContent, now: datetime) -> list[
 
 def _stage_all_feeds(writer: OutputWriter, settings: Settings, site: Site,
                      published: Sequence[Article]) -> None:
+    """Every feed and feed archive whose articles changed, rendered on every core when many
+    did (a cold build of a large archive renders hundreds of archive documents)."""
+    stale: list[tuple[feeds.FeedSpec, Sequence[Article], str]] = []
     for spec, items in feed_plan(settings, site, published):
-        _stage_feeds(writer, site, spec, items)
+        paths = feeds.feed_paths(spec.folder + spec.page)
+        fingerprint = _feed_fingerprint(site, spec, items)
+        if writer.is_fresh(paths, fingerprint):
+            writer.keep(paths)
+        else:
+            stale.append((spec, items, fingerprint))
+
+    def produce(indices: Sequence[int]) -> Iterator[tuple[int, OutputFile, str]]:
+        for index in indices:
+            spec, items, fingerprint = stale[index]
+            with processing(f"the feeds of {spec.folder + spec.page or 'the site'}"):
+                files = feeds.render_feeds(site, items, spec)
+            for file in files:
+                yield index, file, fingerprint
+
+    fanout.stage_all(writer, len(stale), produce, fanout.FEED_SETS_MIN)
 
 
 def _rehearse_digest(settings: Settings, site: Site, published: Sequence[Article]) -> None:

@@ -1,4 +1,4 @@
-"""Render and write many pages on every core.
+"""Render and write many pages (and feed archives) on every core.
 
 A cold build of a large archive renders thousands of pages, and creating each
 file (and, for an article, its folder) costs the kernel as much as Jinja costs
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 import jinja2
@@ -21,6 +21,7 @@ from publisher.build import orphans
 from publisher.build import pages as archive
 from publisher.build.output import OutputWriter, Staged, remove_temp
 from publisher.errors import OutputError, Problem, TemplateError
+from publisher.models import OutputFile
 
 
 class _Failure(NamedTuple):
@@ -31,35 +32,51 @@ class _Failure(NamedTuple):
 
 
 PARALLEL_MIN = 400  # fewer pages than this render faster than a worker starts
-_job: tuple[OutputWriter, jinja2.Environment, Sequence[archive.Page], int] | None = None
+FEED_SETS_MIN = 40  # a feed set is three documents of up to `feeds.items` entries each
+
+Produce = Callable[[Sequence[int]], Iterator[tuple[int, OutputFile, str]]]
+"""Renders the items at the given indices: (index, file, its fingerprint) for each file."""
+
+_job: tuple[OutputWriter, Produce, int] | None = None
 
 
 def stage_pages(writer: OutputWriter, env: jinja2.Environment, pages: Sequence[archive.Page],
                 workers: int | None = None) -> None:
     """Render `pages` and stage them in `writer`; in worker processes when it pays."""
+    def produce(indices: Sequence[int]) -> Iterator[tuple[int, OutputFile, str]]:
+        share = [pages[i] for i in indices]
+        for index, file in zip(indices, archive.render(env, share), strict=True):
+            yield index, file, pages[index].fingerprint
+
+    stage_all(writer, len(pages), produce, PARALLEL_MIN, workers)
+
+
+def stage_all(writer: OutputWriter, count: int, produce: Produce, minimum: int,
+              workers: int | None = None) -> None:
+    """Stage every file `produce` makes of items 0..count-1, in worker processes when there
+    are at least `minimum` items; a mistake is raised as in the build itself."""
     workers = workers or min(len(os.sched_getaffinity(0)), 8)
-    if len(pages) < PARALLEL_MIN or workers < 2 or "fork" not in _start_methods():
-        for page, file in zip(pages, archive.render(env, pages), strict=True):
-            writer.put([file], page.fingerprint)
+    if count < minimum or workers < 2 or "fork" not in _start_methods():
+        for _, file, fingerprint in produce(range(count)):
+            writer.put([file], fingerprint)
         return
     global _job
     writer.quiet()  # no write thread busy while the process forks
-    _job = (writer, env, pages, os.getpid())
+    _job = (writer, produce, os.getpid())
     try:
-        size = -(-len(pages) // workers)
+        size = -(-count // workers)
         # Contiguous shares: pages of one folder stay with one worker, and two processes
         # creating entries in the same folder would wait on its lock.
         with multiprocessing.get_context("fork").Pool(
                 workers, initializer=orphans.die_with_parent, initargs=(os.getpid(),)) as pool:
-            shares = pool.map(_stage_share, [range(start, min(start + size, len(pages)))
-                                             for start in range(0, len(pages), size)])
+            shares = pool.map(_stage_share, [range(start, min(start + size, count))
+                                             for start in range(0, count, size)])
     finally:
         _job = None
-    _adopt(writer, pages, shares)
+    _adopt(writer, shares)
 
 
-def _adopt(writer: OutputWriter, pages: Sequence[archive.Page],
-           shares: list[list[tuple[int, Staged]] | _Failure]) -> None:
+def _adopt(writer: OutputWriter, shares: list[list[tuple[str, Staged]] | _Failure]) -> None:
     """Take over every worker's files; if any worker failed, remove them all and report."""
     failures = [share for share in shares if isinstance(share, _Failure)]
     done = [item for share in shares if not isinstance(share, _Failure) for item in share]
@@ -67,22 +84,21 @@ def _adopt(writer: OutputWriter, pages: Sequence[archive.Page],
         _remove([staged for _, staged in done])
         kind, problem = failures[0]
         raise kind(problem.message, path=problem.path, line=problem.line, hint=problem.hint)
-    for index, staged in done:
-        writer.adopt(pages[index].path, staged)
+    for path, staged in done:
+        writer.adopt(path, staged)
 
 
-def _stage_share(indices: range) -> list[tuple[int, Staged]] | _Failure:
-    """In a worker: render and write every page of its share; a mistake comes back as a value."""
+def _stage_share(indices: range) -> list[tuple[str, Staged]] | _Failure:
+    """In a worker: render and write every item of its share; a mistake comes back as a value."""
     assert _job is not None
-    writer, env, pages, parent = _job
-    done: list[tuple[int, Staged]] = []
+    writer, produce, parent = _job
+    done: list[tuple[str, Staged]] = []
     try:
-        share = [pages[i] for i in indices]
-        for index, file in zip(indices, archive.render(env, share), strict=True):
+        for _, file, fingerprint in produce(indices):
             if orphans.parent_gone(parent):  # nobody will rename or remove what we write
                 _remove([staged for _, staged in done])
                 os._exit(1)
-            done.append((index, writer.stage_now(file, pages[index].fingerprint)))
+            done.append((file.path, writer.stage_now(file, fingerprint)))
     except (TemplateError, OutputError) as exc:  # what rendering and writing raise
         _remove([staged for _, staged in done])
         return _Failure(type(exc), exc.problem)
