@@ -26,7 +26,15 @@ from publisher.build.web_copies import load_web_copies
 from publisher.config import CONFIG_NAME, Settings, require_content_folder
 from publisher.content.cache import ArticleCache
 from publisher.content.ids import write_pending_ids
-from publisher.content.load import ParseContext, discover, load_content, scan, stamp_of
+from publisher.content.load import (
+    ParseContext,
+    SourceFile,
+    discover,
+    load_content,
+    read_uncached,
+    scan,
+)
+from publisher.content.stamps import Stamp, now_ns, read_index, stamp_of, write_index
 from publisher.errors import (
     ConfigError,
     ContentError,
@@ -54,7 +62,7 @@ class Source:
     """Every article, read and parsed once: what a digest run and its build share."""
 
     keys: Mapping[str, str]  # each article file's cache key
-    stamps: tuple[tuple[str, tuple[int, int, int]], ...]  # each file's stamp when it was read
+    stamps: tuple[tuple[str, Stamp], ...]  # each file's stamp when it was read
     content: LoadedContent
 
     def still_current(self, settings: Settings) -> bool:
@@ -74,10 +82,16 @@ def read_source(settings: Settings, *, strict: bool = False, readonly: bool = Fa
     """Read and validate every article; with `strict`, warnings count as errors."""
     require_content_folder(settings)
     context = parse_context(settings)
-    files = scan(settings.content_path, settings.root, context)
+    started = now_ns()
+    files = scan(settings.content_path, settings.root, context,
+                 read_index(settings.state_path, context.fingerprint()))
     with ArticleCache(settings.state_path / CACHE_NAME, readonly=readonly) as cache:
-        loaded, fresh = load_content(files, context, cache.get_many(f.key for f in files))
+        cached = cache.get_many(f.key for f in files)
+        files = read_uncached(files, cached, context)
+        loaded, fresh = load_content(files, context, cached)
         cache.replace_all(fresh, keep=[f.key for f in files])
+    if not readonly:
+        _remember_stamps(settings, context, _stamps(files), started)
     _refuse_warnings_if_strict(loaded.warnings, strict)
     return Source({f.source: f.key for f in files}, tuple((f.source, f.stamp) for f in files),
                   loaded)
@@ -103,7 +117,10 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
         context = parse_context(settings)
         if source is not None and not source.still_current(settings):
             source = None
-        files = scan(settings.content_path, settings.root, context) if source is None else []
+        started = now_ns()
+        files = [] if source is not None else scan(
+            settings.content_path, settings.root, context,
+            read_index(settings.state_path, context.fingerprint()))
         digests = load_web_copies(settings.path(settings.digests_dir), settings.root)
         site = settings.site()
         pages = _page_options(settings, site)
@@ -112,19 +129,28 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
         previous = buildstate.read(settings.state_path)
         if previous and previous.covers(_inputs(settings, keys, pages), now) and writer.intact():
             _refuse_warnings_if_strict(previous.warnings, strict)
+            if any(f.raw is not None for f in files):  # read this time: not next time
+                _remember_stamps(settings, context, _stamps(files), started)
             return BuildReport(previous.articles, previous.drafts, previous.scheduled,
                                unchanged=len(writer.produced_before()), warnings=previous.warnings)
         with ArticleCache(settings.state_path / CACHE_NAME) as cache:
             if source is None:
-                loaded, fresh = load_content(files, context, cache.get_many(keys.values()))
+                cached = cache.get_many(keys.values())
+                files = read_uncached(files, cached, context)
+                keys = {f.source: f.key for f in files}
+                loaded, fresh = load_content(files, context, cached)
             else:
                 loaded, fresh = source.content, {}
+            stamps = _stamps(files)
             del files  # the articles' bytes are no longer needed
             _refuse_warnings_if_strict(loaded.warnings, strict)
             # Every article is valid: give the new ones their permanent ids now, while
             # the disk is quiet (each write is flushed), before the output is rendered.
             new_keys, entries = write_pending_ids(settings.root, loaded, context.fingerprint())
             keys.update(new_keys)
+            if source is None:  # (a file just given its id is read afresh next time)
+                _remember_stamps(settings, context,
+                                 [s for s in stamps if s[0] not in new_keys], started)
             cache.replace_all({**fresh, **entries}, keep=keys.values())
             published = loaded.published(now)
             icon = icons.read_icon(pages.env, settings.root)
@@ -150,6 +176,15 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
         )
         _remember(settings, keys, pages, loaded, now, report)
     return report
+
+
+def _stamps(files: Sequence[SourceFile]) -> list[tuple[str, Stamp, str]]:
+    return [(f.source, f.stamp, f.key) for f in files if not f.problem]
+
+
+def _remember_stamps(settings: Settings, context: ParseContext,
+                     stamps: Sequence[tuple[str, Stamp, str]], started: int) -> None:
+    write_index(settings.state_path, context.fingerprint(), stamps, started)
 
 
 def _inputs(settings: Settings, keys: dict[str, str], pages: PageStage) -> str:

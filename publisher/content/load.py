@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from publisher.content import characters, frontmatter, markup
 from publisher.content.cache import Entry, article_key
+from publisher.content.stamps import Stamp, stamp_of, unchanged_key
 from publisher.errors import ContentError, Problem, processing
 from publisher.models import Article, Author, LoadedContent, PendingId, Tag
 from publisher.text import plural, slugify
@@ -75,32 +76,58 @@ class SourceFile:
     """An article file's bytes, and the cache key they give in this site's settings."""
 
     source: str
-    raw: bytes
+    raw: bytes | None  # None: unchanged since its stamp was taken, so not read (see `stamps`)
     key: str
-    stamp: tuple[int, int, int] = (0, 0, 0)  # size, mtime_ns and inode when it was read
+    stamp: Stamp = (0, 0, 0, 0)  # size, times and inode when it was read
     problem: Problem | None = None  # why the file could not be read at all
+    path: str = ""  # where it is on disk
 
 
-def stamp_of(info: os.stat_result) -> tuple[int, int, int]:
-    """What changes when a file is written or replaced: its size, time and inode."""
-    return (info.st_size, info.st_mtime_ns, info.st_ino)
+def scan(content_path: Path, root: Path, context: ParseContext,
+         known: Mapping[str, tuple[Stamp, str]] | None = None) -> list[SourceFile]:
+    """Read every article file and key it; cheap enough to do on every build.
 
-
-def scan(content_path: Path, root: Path, context: ParseContext) -> list[SourceFile]:
-    """Read every article file and key it; cheap enough to do on every build."""
+    A file whose stamp is the one `known` remembers is keyed without being read.
+    """
     fingerprint = context.fingerprint()
     files = []
     for source, path in discover(content_path, root):
-        read = read_article_file(source, path)
-        if isinstance(read, Problem):
-            files.append(SourceFile(printable(source), b"", "", problem=read))
-            continue
-        raw, stamp = read
-        files.append(SourceFile(source, raw, article_key(source, raw, fingerprint), stamp))
+        if known and (unread := _unchanged(source, path, known)) is not None:
+            files.append(unread)
+        else:
+            files.append(read_source_file(source, path, fingerprint))
     return files
 
 
-def read_article_file(source: str, path: str) -> tuple[bytes, tuple[int, int, int]] | Problem:
+def _unchanged(source: str, path: str, known: Mapping[str, tuple[Stamp, str]]
+               ) -> SourceFile | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None  # reading it says why
+    stamp = stamp_of(info)
+    key = unchanged_key(known, source, stamp)
+    return SourceFile(source, None, key, stamp, path=path) if key else None
+
+
+def read_source_file(source: str, path: str, fingerprint: str) -> SourceFile:
+    """One article file read and keyed, or the problem that keeps it from being read."""
+    read = read_article_file(source, path)
+    if isinstance(read, Problem):
+        return SourceFile(printable(source), b"", "", problem=read, path=path)
+    raw, stamp = read
+    return SourceFile(source, raw, article_key(source, raw, fingerprint), stamp, path=path)
+
+
+def read_uncached(files: Sequence[SourceFile], cached: Mapping[str, Entry],
+                  context: ParseContext) -> list[SourceFile]:
+    """Read the files that were keyed by their stamp but that the cache does not hold."""
+    fingerprint = context.fingerprint()
+    return [read_source_file(f.source, f.path, fingerprint)
+            if f.raw is None and f.key not in cached else f for f in files]
+
+
+def read_article_file(source: str, path: str) -> tuple[bytes, Stamp] | Problem:
     """An article file's bytes and stamp, or why it cannot be an article."""
     if not source.isprintable() or not _encodable(source):
         return Problem("the file name is not valid UTF-8 or holds a control character",
@@ -140,7 +167,9 @@ def load_content(files: Sequence[SourceFile], context: ParseContext,
 
     Returns the content and the newly parsed entries, for the caller to cache.
     """
-    todo = [(f.source, f.raw, f.key) for f in files if f.key not in cached and not f.problem]
+    files = read_uncached(files, cached, context)
+    todo = [(f.source, f.raw, f.key) for f in files
+            if f.key not in cached and not f.problem and f.raw is not None]
     parsed = {p.source: p for p in _parse_all(todo, context)}
     articles: list[Article] = []
     problems: list[Problem] = [f.problem for f in files if f.problem]
