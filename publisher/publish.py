@@ -402,6 +402,9 @@ def _stage_all_feeds(writer: OutputWriter, settings: Settings, site: Site,
             writer.keep(paths)
         else:
             stale.append((spec, items, fingerprint))
+    # In the order of their newest article: the documents that show one article (the site's
+    # archive and its tags') come near each other, and its entry is rendered once for all.
+    stale.sort(key=lambda s: s[1][0].date if s[1] else s[0].empty_date)
 
     def produce(indices: Sequence[int]) -> Iterator[tuple[int, OutputFile, str]]:
         for index in indices:

@@ -7,15 +7,16 @@ from collections.abc import Sequence
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from publisher.build.feeds import FeedSpec
-from publisher.build.feeds.feedgen_quirks import ATOM_NS, finish, generate
+from publisher.build.feeds import FeedSpec, memo
+from publisher.build.feeds.feedgen_quirks import ATOM_NS, assemble, finish
 from publisher.models import Article, Site
 
 FILE = "atom.xml"
 
 
 def render(site: Site, articles: Sequence[Article], spec: FeedSpec) -> bytes:
-    root = etree.fromstring(generate(site, articles, spec, FILE, _write))
+    root = assemble(site, articles, spec, FILE, _write, lambda feed: feed,
+                    memo.of_thread(__name__))
     _repair_links(root)
     _subtitle_after_title(root)
     return finish(root, root, spec, site)

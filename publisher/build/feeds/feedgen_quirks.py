@@ -16,14 +16,16 @@ an archive document (RFC 5005) says so with `fh:archive`.
 
 from __future__ import annotations
 
+import copy
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher.build.feeds import FeedSpec, format_of, last_updated
+from publisher.build.feeds.memo import Memo, entry_key
 from publisher.models import Article, Site
 from publisher.text import plain_title
 
@@ -35,14 +37,60 @@ _feedgen_lock = threading.Lock()
 
 
 def generate(site: Site, articles: Sequence[Article], spec: FeedSpec, name: str,
-             write: Callable[[FeedGenerator], bytes]) -> bytes:
-    """The feed `name` of `spec`, written by `write` (rss_str or atom_str) under the lock."""
+             write: Callable[[FeedGenerator], bytes],
+             entries: Sequence[Article] | None = None) -> bytes:
+    """The feed `name` of `spec`, written by `write` (rss_str or atom_str) under the lock;
+    dated by `articles`, with an entry for each of `entries` (by default, the same)."""
     with _feedgen_lock:
-        return write(_generator(site, articles, spec, name))
+        return write(_generator(site, articles, spec, name,
+                                articles if entries is None else entries))
 
 
-def _generator(site: Site, articles: Sequence[Article], spec: FeedSpec, name: str
-               ) -> FeedGenerator:
+def assemble(site: Site, articles: Sequence[Article], spec: FeedSpec, name: str,
+             write: Callable[[FeedGenerator], bytes], container: Callable[[etree._Element],
+                                                                          etree._Element],
+             memo: Memo[etree._Element]) -> etree._Element:
+    """The parsed feed `name` of `spec`: feedgen writes the document with the entries that
+    `memo` lacks, which are then kept there, and every entry is put in place in order.
+
+    An entry taken from the memo is moved out of the last document that held it, so
+    each document must be written before the next is assembled (`memo` is per thread).
+
+    `container` finds the element that holds the entries (the Atom feed, the RSS channel).
+    """
+    keys = [entry_key(site, a, spec.full_content) for a in articles]
+    entries: dict[Hashable, etree._Element] = {}
+    missing: dict[Hashable, Article] = {}
+    for key, article in zip(keys, articles, strict=True):
+        if key not in entries and key not in missing:
+            if (known := memo.get(key)) is not None:
+                entries[key] = known
+            else:
+                missing[key] = article
+    root = etree.fromstring(generate(site, articles, spec, name, write,
+                                     list(missing.values())))
+    holder = container(root)
+    made = list(holder)[len(holder) - len(missing):]  # feedgen writes the entries last
+    for key, entry in zip(missing, made, strict=True):
+        memo.put(key, entry)
+        entries[key] = entry
+    if len(missing) == len(keys):  # every entry new and in its place
+        return root
+    for entry in made:
+        holder.remove(entry)
+    placed: set[int] = set()
+    for key in keys:
+        entry = entries[key]
+        if id(entry) in placed:  # one article twice in a document
+            entry = copy.deepcopy(entry)
+        placed.add(id(entry))
+        # Moved, not copied, out of the document it was made for: that one is written.
+        holder.append(entry)
+    return root
+
+
+def _generator(site: Site, articles: Sequence[Article], spec: FeedSpec, name: str,
+               entries: Sequence[Article]) -> FeedGenerator:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
     fg.id(site.url_for(spec.folder + name))  # one id for the feed and all its archives
@@ -68,7 +116,7 @@ def _generator(site: Site, articles: Sequence[Article], spec: FeedSpec, name: st
     updated = last_updated(articles, spec.empty_date)
     fg.updated(updated)
     fg.lastBuildDate(updated)
-    for article in articles:
+    for article in entries:
         _add_entry(fg, site, article, spec.full_content)
     return fg
 

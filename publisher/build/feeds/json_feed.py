@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from publisher.build.feeds import FeedSpec
+from publisher.build.feeds import FeedSpec, memo
 from publisher.models import Article, Site
 from publisher.text import plain_title
 
@@ -13,6 +13,7 @@ FILE = "feed.json"
 VERSION = "https://jsonfeed.org/version/1.1"
 ICON = "icon.png"  # 512 px, as the spec asks
 FAVICON = "icon-64.png"
+ITEM_INDENT = "    "  # an item's lines, two levels in
 
 
 def render(site: Site, articles: Sequence[Article], spec: FeedSpec) -> bytes:
@@ -33,8 +34,27 @@ def render(site: Site, articles: Sequence[Article], spec: FeedSpec) -> bytes:
         feed["next_url"] = site.url_for(older)
     if site.hubs:
         feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in site.hubs]
-    feed["items"] = [_json_item(site, a, spec.full_content) for a in articles]
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode()
+    items = memo.of_thread(__name__)
+    encoded = []
+    for article in articles:
+        key = memo.entry_key(site, article, spec.full_content)
+        if (text := items.get(key)) is None:
+            text = json.dumps(_json_item(site, article, spec.full_content), ensure_ascii=False,
+                              indent=2).replace("\n", "\n" + ITEM_INDENT)
+            items.put(key, text)
+        encoded.append(text)
+    return (with_items(json.dumps(feed, ensure_ascii=False, indent=2), encoded) + "\n").encode()
+
+
+def with_items(head: str, items: Sequence[str]) -> str:
+    """`head` (an object written with indent=2) with an `items` list of encoded items added
+    last, exactly as `json.dumps` would write the whole: each item is encoded once however
+    many documents hold it."""
+    assert head.endswith("\n}"), head
+    if not items:
+        return head[:-2] + ',\n  "items": []\n}'
+    body = (",\n" + ITEM_INDENT).join(items)
+    return head[:-2] + ',\n  "items": [\n' + ITEM_INDENT + body + "\n  ]\n}"
 
 
 def _json_item(site: Site, article: Article, full: bool) -> dict[str, object]:

@@ -7,20 +7,25 @@ from collections.abc import Sequence
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from publisher.build.feeds import FeedSpec, format_of
-from publisher.build.feeds.feedgen_quirks import ATOM_NS, finish, generate
+from publisher.build.feeds import FeedSpec, format_of, memo
+from publisher.build.feeds.feedgen_quirks import ATOM_NS, assemble, finish
 from publisher.models import Article, Site
 
 FILE = "rss.xml"
 
 
 def render(site: Site, articles: Sequence[Article], spec: FeedSpec) -> bytes:
-    root = etree.fromstring(generate(site, articles, spec, FILE, _write))
-    channel = root.find("channel")
-    assert channel is not None
+    root = assemble(site, articles, spec, FILE, _write, _channel, memo.of_thread(__name__))
+    channel = _channel(root)
     channel.find("link").text = site.url_for(spec.home_path)  # feedgen took the last link
     _add_links(channel, site, spec)
     return finish(root, channel, spec, site)
+
+
+def _channel(root: etree._Element) -> etree._Element:
+    channel = root.find("channel")
+    assert channel is not None  # feedgen always writes one
+    return channel
 
 
 def _write(fg: FeedGenerator) -> bytes:
