@@ -255,6 +255,9 @@ def _page_options(settings: Settings, site: Site) -> PageStage:
     options = archive.SiteOptions(site, settings.service_url, tag_feeds=settings.feeds.tag_feeds,
                                   per_page=settings.pages.per_page)
     env = archive.environment(options, settings.path(settings.templates_dir))
+    # The templates were read (and fingerprinted) for this build: checking each one's time
+    # again on every page (Jinja's default) cost two `stat` calls a page.
+    env.auto_reload = False
     return PageStage(options, env, theme.fingerprint(env, "site/"))
 
 

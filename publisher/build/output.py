@@ -262,6 +262,8 @@ class OutputWriter:
         """Whether the file on disk already holds exactly `data`."""
         if old is not None:
             return old.sha256 == digest and self._on_disk(path, old)
+        if not self._output_existed:
+            return False  # a first build: nothing to compare with
         try:  # no record (first build, or a lost manifest): compare the bytes themselves
             return (self.output / path).read_bytes() == data
         except OSError:
