@@ -1,13 +1,15 @@
-"""The digest-id rule: what the store makes, the archive, the web copies and Message-IDs accept."""
+"""The digest-id rule (what the store makes, the archive, the web copies and Message-IDs
+accept), and articles kept in the cache."""
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from publisher.models import is_digest_id, make_digest_id
+from publisher.models import Article, Author, Tag, is_digest_id, make_digest_id
 
 SCHEDULE_NAMES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", fullmatch=True)
 MOMENTS = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9998, 1, 1),  # noqa: DTZ001
@@ -31,3 +33,17 @@ def test_ids_name_the_schedule_and_the_due_time_in_utc() -> None:
 def test_what_cannot_name_a_file_or_a_message_id_is_not_a_digest_id() -> None:
     for text in ("", "-x", "a/b", "a.b", "../x", "a b", "x" * 81, "é"):
         assert not is_digest_id(text), text
+
+
+TEXT = st.text(max_size=20)
+AUTHORS = st.builds(Author, TEXT, st.none() | TEXT, st.none() | TEXT)
+
+
+@given(st.builds(Article, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, MOMENTS, MOMENTS, TEXT, TEXT,
+                 TEXT, st.lists(st.builds(Tag, TEXT, TEXT), max_size=3).map(tuple),
+                 st.none() | AUTHORS, st.none() | TEXT, st.booleans(), TEXT, st.booleans()))
+def test_an_article_comes_back_from_the_cache_as_it_went_in(article: Article) -> None:
+    again = pickle.loads(pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL))  # noqa: S301
+    assert again == article
+    assert [type(t) for t in again.tags] == [Tag] * len(article.tags)
+    assert again.author is None or type(again.author) is Author

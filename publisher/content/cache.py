@@ -19,7 +19,7 @@ from publisher.models import Article
 
 Entry = tuple[Article, tuple[Problem, ...]]  # an article and the warnings its file gave
 
-FORMAT = "4"  # bump when Article, the rendering or a module a pickle names changes
+FORMAT = "5"  # bump when Article, the rendering or a module a pickle names changes
 
 
 def article_key(source: str, raw: bytes, context: str) -> str:
