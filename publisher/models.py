@@ -137,6 +137,9 @@ class Subscriber:
     created_at: datetime | None = None
     updated_at: datetime | None = None  # when the status last changed
     status_reason: str | None = None  # why: a bounce's reply, "confirmed through the web"...
+    cadence: str | None = None  # the digest schedule they chose; None = every digest
+    timezone: str | None = None  # an IANA name; None = the site's
+    hour: int | None = None  # the local hour a local schedule reaches them; None = its own
 
 
 DIGEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
@@ -231,3 +234,5 @@ class Schedule:
     source: str = ""  # the file it was read from, for messages
     mailbox: str | None = None  # a bounces schedule's Maildir folder or imaps:// URL
     password_env: str | None = None  # for an IMAP mailbox: the variable with its password
+    choosable: bool = False  # a digest readers may pick as their cadence
+    label: str = ""  # how the preference page names it (default: the name)

@@ -58,7 +58,7 @@ from publisher.models import (
 )
 from publisher.store.database import Store
 from publisher.subscribers.addresses import normalise_address
-from publisher.subscribers.tokens import bounce_token, unsubscribe_token
+from publisher.subscribers.tokens import bounce_token, preferences_token, unsubscribe_token
 
 __all__ = ["DigestPlan", "DigestRun", "default_plan", "dry_run", "plan_for", "preview_digest",
            "send_digest", "send_scheduled", "send_test_copy"]
@@ -296,17 +296,20 @@ def preview_digest(run: DigestRun, *, schedule: DigestPlan, out: Path | None = N
         return None
     reader = next(run.store.iter_subscribers("active", batch=1), SAMPLE_READER)
     try:
-        token = unsubscribe_token(settings.signing_key(SIGNING), reader)
+        secret = settings.signing_key(SIGNING)
+        token = unsubscribe_token(secret, reader)
+        choices = preferences_token(secret, reader, issued=issue.digest.created_at)
     except ConfigError:
-        token = PREVIEW_TOKEN
+        token = choices = PREVIEW_TOKEN
     template = MessageTemplate(envelope(settings), issue.digest, issue.rendered)
     values = recipient_values(reader.name, reader.email,
-                              settings.service_url + "unsubscribe?token=" + token)
+                              settings.service_url + "unsubscribe?token=" + token,
+                              settings.service_url + "preferences?token=" + choices)
     folder = out or settings.path("preview")
     files = (folder / f"{issue.digest.id}.html", folder / f"{issue.digest.id}.txt",
              folder / f"{issue.digest.id}.eml")
     html = fill(issue.rendered.html, values, escape=True).encode("utf-8")
-    message = template.build(reader.id, reader.email, reader.name, token)
+    message = template.build(reader.id, reader.email, reader.name, token, choices)
     atomic_write(files[0], html)
     atomic_write(files[1], fill(issue.rendered.text, values, escape=False).encode("utf-8"))
     atomic_write(files[2], message)
@@ -325,7 +328,8 @@ def send_test_copy(run: DigestRun, transport: Transport, *, schedule: DigestPlan
         return None
     reader = Subscriber(0, address)
     message = MessageTemplate(envelope(settings), issue.digest, issue.rendered).build(
-        reader.id, reader.email, reader.name, unsubscribe_token(secret, reader))
+        reader.id, reader.email, reader.name, unsubscribe_token(secret, reader),
+        preferences_token(secret, reader, issued=issue.digest.created_at))
     with transport:
         try:
             reply = transport.send(settings.email.from_address, address, message)
@@ -389,11 +393,15 @@ def _publish_web_copy(run: DigestRun, issue: _Issue) -> None:
 
 def message_maker(settings: Settings, digest: Digest, rendered: RenderedDigest, secret: str
                   ) -> MessageMaker:
-    """Each reader's message, spliced from the digest rendered once."""
+    """Each reader's message, spliced from the digest rendered once.
+
+    The preference link is stamped with the digest's creation time, so a message is
+    the same bytes however often it is built."""
     template = MessageTemplate(envelope(settings), digest, rendered)
 
     def make(subscriber: Subscriber) -> bytes:
         return template.build(subscriber.id, subscriber.email, subscriber.name,
-                              unsubscribe_token(secret, subscriber))
+                              unsubscribe_token(secret, subscriber),
+                              preferences_token(secret, subscriber, issued=digest.created_at))
 
     return make

@@ -93,7 +93,7 @@ def wrap_text(text: str, width: int = TEXT_WIDTH) -> str:
 
 def neutral_values(service_url: str) -> dict[str, str]:
     """The web copy's stand-ins: no name, and a link to the subscribe page."""
-    return recipient_values("", "", service_url + "subscribe")
+    return recipient_values("", "", service_url + "subscribe", service_url + "subscribe")
 
 
 def render_digest(options: RenderOptions, digest: Digest, articles: Sequence[Article]

@@ -10,7 +10,7 @@ Subscribers
     `add_subscriber` / `add_subscribers` (idempotent: a known address changes
     nothing), `remove_subscriber` (deletes the row and its deliveries, and keeps
     a one-way hash of the address on the suppression list), `suppression_of`,
-    `get_subscriber`, `get_subscriber_by_id`, `set_subscriber_status`,
+    `get_subscriber`, `get_subscriber_by_id`, `set_subscriber_status`, `set_preferences`,
     `iter_subscribers` (keyset pages, never the whole list), `count_subscribers`.
     Addresses are compared case-insensitively (`address_key`); give them
     normalised (`publisher.subscribers.normalise_address`).
@@ -182,6 +182,19 @@ class Store(DeliveryLedger, SharedSending, SharedLimits):
                 conn.execute(delete(suppressions).where(
                     suppressions.c.address_hash == address_hash(email)))
         return bool(changed)
+
+    def set_preferences(self, subscriber_id: int, *, tags: Sequence[str], cadence: str | None,
+                        timezone: str | None, hour: int | None) -> bool:
+        """Record a reader's choices (checked by the caller); False if there is no such reader.
+
+        The status and its date are left alone: choosing is not joining or leaving.
+        """
+        if hour is not None and not 0 <= hour <= 23:
+            raise ValueError(f"an hour is 0-23, not {hour}")
+        stmt = update(subscribers).where(subscribers.c.id == subscriber_id).values(
+            tags=tags_text(tags), cadence=cadence, timezone=timezone, hour=hour)
+        with self._tx(write=True) as conn:
+            return bool(conn.execute(stmt).rowcount)
 
     def iter_subscribers(self, status: str | None = None, batch: int = BATCH
                          ) -> Iterator[Subscriber]:

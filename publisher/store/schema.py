@@ -32,8 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
-REVISION = "0003"  # the newest migration in migrations/versions/; a test checks it is the head
-SCHEMA_VERSION = 3  # kept in store_meta for people who look; the migrations go by REVISION
+REVISION = "0004"  # the newest migration in migrations/versions/; a test checks it is the head
+SCHEMA_VERSION = 4  # kept in store_meta for people who look; the migrations go by REVISION
 
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 SUPPRESSED = ("unsubscribed", "bounced", "complained")  # never made active again by an import
@@ -94,6 +94,11 @@ subscribers = Table(
     Column("status_reason", Text, nullable=True),  # e.g. the bounce reply
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # the reader's choices (the preference page): a choosable digest schedule's name, an
+    # IANA zone and a local hour; NULL = every digest, the site's zone, the schedule's time
+    Column("cadence", String(100), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("hour", Integer, nullable=True),
     _one_of("subscribers", "status", SUBSCRIBER_STATUSES),
     sqlite_autoincrement=True,  # an id is never used twice, even after a deletion
 )

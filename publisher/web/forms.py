@@ -36,6 +36,7 @@ from publisher.store.schema import SUPPRESSED
 from publisher.subscribers.addresses import normalise_address
 from publisher.subscribers.tokens import (
     confirm_token,
+    preferences_token,
     read_confirm_token,
     read_unsubscribe_token,
     unsubscribe_token,
@@ -96,14 +97,16 @@ class Subscriptions:
         if not self.limits.recipient(subscriber.email):
             log.info("a subscribe request for an address mailed lately: no message sent")
             return
+        choices = self.link("preferences", preferences_token(self.secret, subscriber, issued=now))
         if subscriber.status == "active":
             token = unsubscribe_token(self.secret, subscriber)
             message = self.mail.build(subscriber.email, confirm_url=None, now=now,
-                                      unsubscribe_url=self.link("unsubscribe", token))
+                                      unsubscribe_url=self.link("unsubscribe", token),
+                                      preferences_url=choices)
         else:
             token = confirm_token(self.secret, subscriber, now=now)
             message = self.mail.build(subscriber.email, confirm_url=self.link("confirm", token),
-                                      unsubscribe_url=None, now=now)
+                                      unsubscribe_url=None, now=now, preferences_url=choices)
         self.send(subscriber.email, message)
 
     def known_topics(self, topics: Iterable[str]) -> tuple[str, ...]:

@@ -479,7 +479,8 @@ def test_crawlers_find_a_sitemap_robots_txt_icons_and_open_graph(root: Path) -> 
     assert len(listed) == len(list(public.rglob("*.html"))) - 1  # all but 404.html
     assert (public / "robots.txt").read_text() == (
         f"User-agent: *\nDisallow: {urlsplit(BASE).path}confirm\n"
-        f"Disallow: {urlsplit(BASE).path}unsubscribe\n\nSitemap: {BASE}sitemap.xml\n")
+        f"Disallow: {urlsplit(BASE).path}unsubscribe\n"
+        f"Disallow: {urlsplit(BASE).path}preferences\n\nSitemap: {BASE}sitemap.xml\n")
     html = page(root, "2026/11/ferry-fares-rise/index.html")
     meta = {m.get("property"): m.get("content") for m in html.xpath("//meta[@property]")}
     assert (meta["og:type"], meta["og:url"], meta["og:image"]) == (
