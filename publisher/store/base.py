@@ -124,12 +124,19 @@ class StoreBase:
 
 
 
-def in_audience(stmt: Select[Any], audience: Sequence[str]) -> Select[Any]:
-    """Who a digest reaches: active subscribers who chose one of its topics, or chose none.
+def in_audience(stmt: Select[Any], audience: Sequence[str], cadence: str | None = None,
+                cadences: Sequence[str] = ()) -> Select[Any]:
+    """Who a digest reaches: active subscribers who chose one of its topics, or chose none;
+    of a digest readers choose as their cadence, only those who chose it, or no cadence (or
+    one no longer offered).
 
     The one statement of that rule: sending and the dry run's count both go through it.
     """
     stmt = stmt.where(subscribers.c.status == "active")
+    if cadence is not None:
+        others = [c for c in cadences if c != cadence]
+        stmt = stmt.where(or_(subscribers.c.cadence.is_(None), subscribers.c.cadence == cadence,
+                              subscribers.c.cadence.not_in(others) if others else literal(True)))
     if not audience:
         return stmt
     padded = literal(",") + subscribers.c.tags + literal(",")

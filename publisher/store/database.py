@@ -41,6 +41,7 @@ from publisher.store.deliveries import DeliveryLedger, LedgerEntry
 from publisher.store.engine import CONFIGURED, connect
 from publisher.store.limits import SharedLimits
 from publisher.store.pool import SharedSending
+from publisher.store.readersets import ReaderSets
 from publisher.store.records import (
     Delivery,
     DigestRecord,
@@ -69,7 +70,7 @@ __all__ = ["Delivery", "DigestRecord", "LedgerEntry", "NewSubscriber", "Schedule
            "address_key"]
 
 
-class Store(DeliveryLedger, SharedSending, SharedLimits):
+class Store(DeliveryLedger, SharedSending, SharedLimits, ReaderSets):
     """The database behind subscribers, digests, the delivery ledger and suppression."""
 
     @classmethod
@@ -214,12 +215,15 @@ class Store(DeliveryLedger, SharedSending, SharedLimits):
 
     def create_digest(self, schedule: str, due_at: datetime, *, now: datetime,
                       article_ids: Sequence[str], subject: str,
-                      audience: Sequence[str] = ()) -> Digest:
+                      audience: Sequence[str] = (), cadence: str | None = None,
+                      cadences: Sequence[str] = (), pool: Sequence[str] = ()) -> Digest:
         """Record the digest of `schedule` due at `due_at`, or return the one already there.
 
         Two processes racing for the same (schedule, due_at) both get the first one.
         `audience` limits the recipients to subscribers with one of these tags (or none:
-        a subscriber who chose no topics receives every digest).
+        a subscriber who chose no topics receives every digest). A digest readers choose
+        as their `cadence` reaches only those who chose it (or none of `cadences`), each with
+        their own articles out of `pool`.
         """
         if len(set(article_ids)) != len(article_ids):
             raise ValueError("a digest cannot contain an article twice")
@@ -229,7 +233,8 @@ class Store(DeliveryLedger, SharedSending, SharedLimits):
                 with self._tx(write=True) as conn:
                     conn.execute(insert(digests).values(
                         id=new_id, schedule=schedule, due_at=due_at, subject=subject,
-                        audience=tags_text(audience), created_at=now))
+                        audience=tags_text(audience), created_at=now, cadence=cadence,
+                        cadences=",".join(cadences), pool="\n".join(pool)))
                     if article_ids:
                         conn.execute(insert(digest_items), [
                             {"digest_id": new_id, "position": i, "article_id": a}

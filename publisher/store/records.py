@@ -54,6 +54,7 @@ class Delivery:
     reply: str
     updated_at: datetime
     uncertain: int = 0  # attempts whose outcome nobody knows
+    article_set: int | None = None  # a chosen-cadence digest: the articles this row holds
 
 
 @dataclass(frozen=True, slots=True)

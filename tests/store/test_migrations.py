@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from publisher.store.database import Store
 from publisher.store.migrate import head_revision, upgrade
-from publisher.store.schema import REVISION
+from publisher.store.schema import REVISION, SCHEMA_VERSION
 from tests.postgres import PG_ENV, postgres_url
 from tests.store.test_store import POSTGRES
 
@@ -207,7 +207,7 @@ def test_a_store_before_preferences_is_upgraded_in_place_and_readers_keep_everyt
         assert again.updated_at == ann.updated_at  # choosing is not a change of status
     engine = create_engine(store_at_0003)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == REVISION
         assert conn.execute(text("SELECT value FROM store_meta WHERE key = 'schema_version'")
-                            ).scalar() == "4"
+                            ).scalar() == str(SCHEMA_VERSION)
     engine.dispose()
