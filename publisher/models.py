@@ -212,6 +212,17 @@ class NoReaders:
 
 
 @dataclass(frozen=True, slots=True)
+class LocalGroup:
+    """The readers a local schedule's run is for: one zone (and, if `default`, readers
+    without one) and one chosen hour (None: readers who chose none)."""
+
+    family: str  # the schedule file's name
+    zone: str
+    hour: int | None = None
+    default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Schedule:
     """One timetable from `schedules/`: which job to run, and when.
 
@@ -236,3 +247,5 @@ class Schedule:
     password_env: str | None = None  # for an IMAP mailbox: the variable with its password
     choosable: bool = False  # a digest readers may pick as their cadence
     label: str = ""  # how the preference page names it (default: the name)
+    local: bool = False  # a digest sent at its cron time in each reader's own zone
+    group: LocalGroup | None = None  # a local schedule as run for one group of readers

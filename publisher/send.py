@@ -248,7 +248,8 @@ def ready_to_send(run: DigestRun, schedule: DigestPlan, due_at: datetime | None,
     if issue.complete:
         return SendReport(issue.digest.id)
     if not issue.recorded and run.store.count_audience(
-            schedule.audience, cadence=schedule.cadence, cadences=schedule.cadences) == 0:
+            schedule.audience, cadence=schedule.cadence, cadences=schedule.cadences,
+            group=schedule.group) == 0:
         return NoReaders(issue.digest.id, len(issue.articles), schedule.audience)
     issue = _record(run, schedule, issue, warn)
     _publish_web_copy(run, issue)
@@ -270,7 +271,7 @@ def dry_run(run: DigestRun, *, schedule: DigestPlan, warn: Warn | None = None
     make = message_maker(run.settings, issue.digest, issue.rendered, secret)
     people = (run.store.recipients(issue.digest.id, now=run.clock()) if issue.recorded
               else run.store.audience(schedule.audience, cadence=schedule.cadence,
-                                      cadences=schedule.cadences))
+                                      cadences=schedule.cadences, group=schedule.group))
     count = 0
     for subscriber in people:
         make(subscriber)
@@ -381,7 +382,8 @@ def _record(run: DigestRun, plan: DigestPlan, issue: _Issue, warn: Warn | None) 
         d.schedule, d.due_at, now=run.clock(), article_ids=d.article_ids,
         subject=issue.rendered.subject, audience=plan.audience, cadence=plan.cadence,
         cadences=plan.cadences, pool=pool_of(plan, d.due_at,
-                                             run.source.content.published(run.clock())))
+                                             run.source.content.published(run.clock())),
+        group=plan.group)
     if (made.id, made.article_ids) == (d.id, d.article_ids):
         return _Issue(made, issue.articles, issue.rendered, recorded=True)
     return _render(run.settings, made, articles_of(made, run.source.content, warn), warn,

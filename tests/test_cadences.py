@@ -130,15 +130,15 @@ def test_the_ledger_keeps_one_row_per_digest_and_reader_and_one_set_per_distinct
             "COUNT(DISTINCT article_set) FROM deliveries GROUP BY digest_id ORDER BY digest_id"
         )).all()
         sets = conn.execute(text("SELECT digest_id, article_ids FROM article_sets "
-                                 "ORDER BY digest_id, id")).all()
+                                 "ORDER BY digest_id, article_ids")).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [
         ("daily-20261128-0700", 3, 3, 1),  # dan and ed: one set; tom: nothing new (skipped)
         ("daily-20261130-0700", 3, 3, 2),  # dan and ed: Sunday's and Monday's; tom: Monday's
         ("weekly-20261128-0900", 2, 2, 1)]  # wendy; ed had it all from the daily: skipped
     assert [tuple(s) for s in sets] == [("daily-20261128-0700", "old"),
-                                        ("daily-20261130-0700", "mon\nsun"),
                                         ("daily-20261130-0700", "mon"),
+                                        ("daily-20261130-0700", "mon\nsun"),
                                         ("weekly-20261128-0900", "old")]
     got = received(smtp_server)
     assert got["tom"] == [("daily", ["mon"])]

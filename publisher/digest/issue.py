@@ -20,7 +20,14 @@ from typing import Protocol
 
 from publisher.digest.select import choose_articles
 from publisher.errors import ContentError, Problem
-from publisher.models import Article, Digest, LoadedContent, Schedule, make_digest_id
+from publisher.models import (
+    Article,
+    Digest,
+    LoadedContent,
+    LocalGroup,
+    Schedule,
+    make_digest_id,
+)
 from publisher.schedule.times import previous_due
 
 DEFAULT_SCHEDULE = "digest"
@@ -41,10 +48,13 @@ class DigestPlan:
     # (this one's included); () for a digest that goes to everyone in its audience
     cadences: tuple[str, ...] = ()
     lookback: timedelta = timedelta(days=7)  # how far back a reader's own articles may reach
+    group: LocalGroup | None = None  # a local schedule's run for one group of readers
 
     @property
     def cadence(self) -> str | None:
-        return self.name if self.name in self.cadences else None
+        """The schedule readers choose (or a local one): each reader gets their own articles."""
+        family = self.group.family if self.group is not None else self.name
+        return family if family in self.cadences or self.group is not None else None
 
 
 def plan_of(schedule: Schedule, due_at: datetime, defaults: DigestPlan,
@@ -59,7 +69,7 @@ def plan_of(schedule: Schedule, due_at: datetime, defaults: DigestPlan,
                    min_items=schedule.min_items or defaults.min_items,
                    max_items=schedule.max_items or defaults.max_items, period=period,
                    cadences=tuple(cadences) if schedule.choosable else (),
-                   lookback=max(period, defaults.period))
+                   lookback=max(period, defaults.period), group=schedule.group)
 
 
 class Record(Protocol):

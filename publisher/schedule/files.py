@@ -22,7 +22,7 @@ from publisher.models import Schedule
 from publisher.schedule.times import parse_cron
 
 DEFAULT_CATCH_UP = timedelta(hours=6)
-DIGEST_ONLY = ("tags", "min_items", "max_items", "choosable", "label")
+DIGEST_ONLY = ("tags", "min_items", "max_items", "choosable", "label", "local")
 SCHEDULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100"
@@ -49,6 +49,7 @@ class ScheduleFile(BaseModel):
     deploy: bool = False
     choosable: bool = False  # digest only: readers may pick it as their cadence
     label: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+    local: bool = False  # digest only: at its cron time in each reader's zone
 
     @field_validator("name")
     @classmethod
@@ -189,6 +190,11 @@ def _cross_check(data: dict[str, Any], label: str, text: str) -> list[Problem]:
         problems.append(Problem("only a schedule readers may choose has a label", path=label,
                                 line=lines.get("label"), key="label",
                                 hint="add choosable = true, or remove the label"))
+    if data.get("local") is True and "every" in data and data.get("action") == "digest":
+        problems.append(Problem("a local schedule needs `cron`: `every` counts absolute time, "
+                                "the same in every zone", path=label, line=lines.get("local"),
+                                key="local", hint='write the time of day, e.g. cron = '
+                                '"0 7 * * *", or remove local'))
     if "mailbox" in data and data.get("action") != "bounces":
         problems.append(Problem("only a bounces schedule takes this key", path=label,
                                 line=lines.get("mailbox"), key="mailbox",
@@ -214,6 +220,7 @@ def _to_schedule(model: ScheduleFile, stem: str, label: str, settings: Settings)
         mailbox=_mailbox(model.mailbox, settings),
         password_env=model.password_env,
         choosable=model.choosable,
+        local=model.local,
         label=(model.label or "").strip() or (model.name or stem) if model.choosable else "",
     )
 

@@ -35,7 +35,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from publisher.errors import StoreError
-from publisher.models import Digest, Subscriber, make_digest_id
+from publisher.models import Digest, LocalGroup, Subscriber, make_digest_id
 from publisher.store.base import BATCH
 from publisher.store.deliveries import DeliveryLedger, LedgerEntry
 from publisher.store.engine import CONFIGURED, connect
@@ -205,6 +205,12 @@ class Store(DeliveryLedger, SharedSending, SharedLimits, ReaderSets):
             stmt = stmt.where(subscribers.c.status == status)
         return self._pages(stmt, batch)
 
+    def reader_groups(self) -> set[tuple[str | None, int | None]]:
+        """The distinct (time zone, hour) the active subscribers chose; None: no choice."""
+        stmt = select(subscribers.c.timezone, subscribers.c.hour).where(
+            subscribers.c.status == "active").distinct()
+        return {(row.timezone, row.hour) for row in self._rows(stmt)}
+
     def count_subscribers(self, status: str | None = None) -> int:
         stmt = select(func.count()).select_from(subscribers)
         if status is not None:
@@ -216,7 +222,8 @@ class Store(DeliveryLedger, SharedSending, SharedLimits, ReaderSets):
     def create_digest(self, schedule: str, due_at: datetime, *, now: datetime,
                       article_ids: Sequence[str], subject: str,
                       audience: Sequence[str] = (), cadence: str | None = None,
-                      cadences: Sequence[str] = (), pool: Sequence[str] = ()) -> Digest:
+                      cadences: Sequence[str] = (), pool: Sequence[str] = (),
+                      group: LocalGroup | None = None) -> Digest:
         """Record the digest of `schedule` due at `due_at`, or return the one already there.
 
         Two processes racing for the same (schedule, due_at) both get the first one.
@@ -234,7 +241,10 @@ class Store(DeliveryLedger, SharedSending, SharedLimits, ReaderSets):
                     conn.execute(insert(digests).values(
                         id=new_id, schedule=schedule, due_at=due_at, subject=subject,
                         audience=tags_text(audience), created_at=now, cadence=cadence,
-                        cadences=",".join(cadences), pool="\n".join(pool)))
+                        cadences=",".join(cadences), pool="\n".join(pool),
+                        zone=group.zone if group else None,
+                        zone_default=int(bool(group and group.default)),
+                        hour=group.hour if group else None))
                     if article_ids:
                         conn.execute(insert(digest_items), [
                             {"digest_id": new_id, "position": i, "article_id": a}

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, literal, not_, select, update
 
 from publisher.errors import StoreError
-from publisher.models import Subscriber
+from publisher.models import LocalGroup, Subscriber
 from publisher.store.base import BATCH, StoreBase, in_audience
 from publisher.store.ledger import owed
 from publisher.store.locks import Held, hold
@@ -91,11 +91,12 @@ class DeliveryLedger(StoreBase):
 
     def _owed(self, digest_id: str, now: datetime, within: IdRange | None = None
               ) -> Select[Any]:
-        rows = self._rows(select(digests.c.audience, digests.c.cadence, digests.c.cadences).where(
-            digests.c.id == digest_id))
+        rows = self._rows(select(digests).where(digests.c.id == digest_id))
         if not rows:
             raise StoreError(f"there is no digest {digest_id!r}")
-        audience, cadence, cadences = rows[0].audience, rows[0].cadence, rows[0].cadences
+        row = rows[0]
+        group = None if row.zone is None else LocalGroup(
+            row.cadence or row.schedule, row.zone, row.hour, bool(row.zone_default))
         moment = bindparam("owed_now", now, type_=UTCDateTime())
         not_owed = select(deliveries.c.subscriber_id).where(
             deliveries.c.digest_id == digest_id,
@@ -104,19 +105,22 @@ class DeliveryLedger(StoreBase):
         stmt = select(subscribers).where(~not_owed.exists())
         if within is not None:
             stmt = stmt.where(subscribers.c.id.between(*within))
-        return in_audience(stmt, tags_of(audience), cadence, tags_of(cadences))
+        return in_audience(stmt, tags_of(row.audience), row.cadence, tags_of(row.cadences),
+                           group)
 
     def audience(self, tags: Sequence[str], batch: int = BATCH, *, cadence: str | None = None,
-                 cadences: Sequence[str] = ()) -> Iterator[Subscriber]:
+                 cadences: Sequence[str] = (), group: LocalGroup | None = None
+                 ) -> Iterator[Subscriber]:
         """The active subscribers a digest for `tags` reaches (all of them for no tags);
-        for a chosen `cadence`, those who chose it or none of `cadences`."""
+        for a chosen `cadence`, those who chose it or none of `cadences`; for a local
+        schedule's run, its `group`."""
         return self._pages(in_audience(select(subscribers), tags_of(tags_text(tags)), cadence,
-                                       cadences), batch)
+                                       cadences, group), batch)
 
     def count_audience(self, tags: Sequence[str], *, cadence: str | None = None,
-                       cadences: Sequence[str] = ()) -> int:
+                       cadences: Sequence[str] = (), group: LocalGroup | None = None) -> int:
         stmt = in_audience(select(func.count()).select_from(subscribers),
-                           tags_of(tags_text(tags)), cadence, cadences)
+                           tags_of(tags_text(tags)), cadence, cadences, group)
         return int(self._rows(stmt)[0][0])
 
     # -- one message ---------------------------------------------------------------

@@ -32,8 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
-REVISION = "0005"  # the newest migration in migrations/versions/; a test checks it is the head
-SCHEMA_VERSION = 5  # kept in store_meta for people who look; the migrations go by REVISION
+REVISION = "0006"  # the newest migration in migrations/versions/; a test checks it is the head
+SCHEMA_VERSION = 6  # kept in store_meta for people who look; the migrations go by REVISION
 
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 SUPPRESSED = ("unsubscribed", "bounced", "complained")  # never made active again by an import
@@ -119,6 +119,11 @@ digests = Table(
     Column("cadence", String(100), nullable=True),
     Column("cadences", Text, nullable=False, default="", server_default=""),
     Column("pool", Text, nullable=False, default="", server_default=""),
+    # a local schedule's digest for one group of readers: their zone (zone_default 1: and
+    # readers without one) and their chosen hour (NULL: readers who chose none)
+    Column("zone", String(64), nullable=True),
+    Column("zone_default", Integer, nullable=False, default=0, server_default="0"),
+    Column("hour", Integer, nullable=True),
     UniqueConstraint("schedule", "due_at", name="digests_schedule_due_at"),
 )
 

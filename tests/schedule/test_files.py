@@ -164,8 +164,8 @@ def test_publisher_check_validates_schedules(make_site: SiteFactory) -> None:
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == ("error: schedules/s.toml:3: colour: unknown key\n"
                              "  hint: known keys: action, catch_up, choosable, cron, deploy, "
-                             "enabled, every, label, mailbox, max_items, min_items, name, "
-                             "password_env, tags, timezone\n")
+                             "enabled, every, label, local, mailbox, max_items, min_items, "
+                             "name, password_env, tags, timezone\n")
 
 
 def test_the_sample_site_and_a_new_site_come_with_valid_schedules(tmp_path: Path) -> None:
@@ -206,3 +206,22 @@ def test_choosable_and_label_are_checked_like_the_other_keys(make_site: SiteFact
         "  hint: add choosable = true, or remove the label",
         "schedules/c.toml:3: choosable: must be true or false",
     ]
+
+
+def test_a_local_schedule_needs_a_time_of_day(make_site: SiteFactory) -> None:
+    root = make_site({
+        "schedules/a.toml": 'action = "digest"\nevery = "1d"\nlocal = true\n',
+        "schedules/b.toml": 'action = "build"\ncron = "0 7 * * *"\nlocal = true\n',
+        "schedules/c.toml": 'action = "digest"\ncron = "0 7 * * *"\nlocal = true\n',
+    })
+    assert problems_of(root) == [
+        "schedules/a.toml:3: local: a local schedule needs `cron`: `every` counts absolute "
+        "time, the same in every zone\n"
+        '  hint: write the time of day, e.g. cron = "0 7 * * *", or remove local',
+        "schedules/b.toml:3: local: only a digest schedule takes this key\n"
+        '  hint: remove it, or set action = "digest"',
+    ]
+    (root / "schedules/a.toml").unlink()
+    (root / "schedules/b.toml").unlink()
+    [local] = load_schedules(load_settings(root))
+    assert (local.local, local.cron, local.group) == (True, "0 7 * * *", None)
