@@ -429,5 +429,5 @@ def maker_for(run: DigestRun, ready: Ready, plan: DigestPlan) -> MessageMaker:
 
     return Tailor(run.store, Tailoring(
         digest, tuple(by_id[i] for i in cadence.pool if i in by_id),
-        digest.due_at - plan.period, plan.max_items, render_options(run.settings),
-        envelope(run.settings), links))
+        digest.due_at - plan.period, plan.max_items, digest.due_at - plan.lookback,
+        render_options(run.settings), envelope(run.settings), links))

@@ -43,7 +43,8 @@ class History(Protocol):
 class Readers(Protocol):
     """What tailoring asks the store; `publisher.store.Store` answers."""
 
-    def reader_history(self, subscriber_id: int, before: str) -> History: ...
+    def reader_history(self, subscriber_id: int, before: str, *,
+                       since: datetime | None = None) -> History: ...
 
     def article_set_for(self, digest_id: str, article_ids: Sequence[str], shown: int) -> int: ...
 
@@ -73,6 +74,7 @@ class Tailoring:
     pool: tuple[Article, ...]
     since: datetime  # how far back a reader's first message reaches
     max_items: int
+    horizon: datetime  # the oldest article date in the pool: older history cannot matter
     options: RenderOptions
     envelope: Envelope
     links: Callable[[Subscriber], tuple[str, str]]  # (unsubscribe, preferences) tokens
@@ -94,7 +96,8 @@ class Tailor:
         if set_id is not None:  # a retry: the articles of the first attempt
             ids, shown = self.store.article_set(set_id)
         else:
-            history = self.store.reader_history(subscriber.id, digest.id)
+            history = self.store.reader_history(subscriber.id, digest.id,
+                                                since=self.t.horizon)
             owed = owed_articles(self.t.pool, subscriber.tags, history, since=self.t.since)
             if not owed:
                 return Message(None)

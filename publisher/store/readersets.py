@@ -77,26 +77,30 @@ class ReaderSets(StoreBase):
             article_sets.c.id == set_id))[0]
         return _lines(row.article_ids, "\n"), int(row.shown)
 
-    def reader_history(self, subscriber_id: int, before: str) -> ReaderHistory:
-        """What a reader received in the chosen-cadence digests other than `before`."""
-        stmt = select(digests.c.id, digests.c.due_at, digests.c.pool, deliveries.c.article_set,
+    def reader_history(self, subscriber_id: int, before: str, *,
+                       since: datetime | None = None) -> ReaderHistory:
+        """What a reader received in the chosen-cadence digests other than `before`.
+
+        Only digests made `since` then count toward `received` (an older one holds only
+        articles dated before it, which no pool from `since` on contains), so the look
+        stays short however long the reader's history; the last one counts whatever its age.
+        """
+        base = select(digests.c.id, digests.c.due_at, digests.c.pool, deliveries.c.article_set,
                       article_sets.c.article_ids).select_from(
             deliveries.join(digests, digests.c.id == deliveries.c.digest_id).outerjoin(
                 article_sets, article_sets.c.id == deliveries.c.article_set)).where(
             deliveries.c.subscriber_id == subscriber_id, deliveries.c.digest_id != before,
-            digests.c.cadence.is_not(None), deliveries.c.status.in_(RECEIVED)
-        ).order_by(digests.c.due_at)
+            digests.c.cadence.is_not(None), deliveries.c.status.in_(RECEIVED))
+        recent = base if since is None else base.where(digests.c.created_at >= since)
         received: set[str] = set()
-        last = None
-        for row in self._rows(stmt):
-            ids = _lines(row.article_ids, "\n") if row.article_set is not None \
-                else self._items(row.id)
-            received.update(ids)
-            last = row
-        if last is None:
-            return ReaderHistory(frozenset(), None)
-        return ReaderHistory(frozenset(received), frozenset(_lines(last.pool, "\n")),
-                             last.due_at)
+        for row in self._rows(recent):
+            received.update(_lines(row.article_ids, "\n") if row.article_set is not None
+                            else self._items(row.id))
+        last = self._rows(base.order_by(digests.c.due_at.desc(), digests.c.id.desc()).limit(1))
+        if not last:
+            return ReaderHistory(frozenset(received), None)
+        return ReaderHistory(frozenset(received), frozenset(_lines(last[0].pool, "\n")),
+                             last[0].due_at)
 
     def _items(self, digest_id: str) -> tuple[str, ...]:
         return tuple(row[0] for row in self._rows(select(digest_items.c.article_id).where(

@@ -44,8 +44,8 @@ def tailored(make_site: SiteFactory, tmp_path: Path) -> tuple[Tailor, Store]:
                                  pool=("a", "b", "c"))
     pool = tuple(a for a in content.published(NOW) if a.id in ("a", "b", "c"))
     tailor = Tailor(store, Tailoring(
-        digest, pool, DUE - timedelta(days=7), 30, render_options(settings),
-        envelope(settings), lambda s: (f"{s.id}.u", f"{s.id}.p")))
+        digest, pool, DUE - timedelta(days=7), 30, DUE - timedelta(days=7),
+        render_options(settings), envelope(settings), lambda s: (f"{s.id}.u", f"{s.id}.p")))
     return tailor, store
 
 
