@@ -116,13 +116,15 @@ class Service:
         async with limited(request).form(max_files=0, max_fields=200) as form:
             address = _text(form, "email")
             topics = [value for value in form.getlist("topics") if isinstance(value, str)]
+            when = {key: _text(form, key) for key in ("cadence", "timezone", "hour")}
             trapped = bool(_text(form, BOT_TRAP).strip())
         if trapped:  # only a program fills in the hidden field: it learns nothing
             log.info("a subscribe request filled in the hidden field: ignored")
             return self.pages.render(path, "site/subscribed.html",
                                      confirm_hours=self.confirm_hours)
         try:
-            await run_in_threadpool(self.subscriptions.subscribe, address, topics)
+            await run_in_threadpool(partial(self.subscriptions.subscribe, address, topics,
+                                            **when))
         except SubscriberError as exc:
             return self.pages.error(path, 400, exc.problem.message, exc.problem.hint)
         except (MailUnavailable, StoreError) as exc:
@@ -228,15 +230,16 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
     web = settings.web
     limits = StoreLimits(store, web.subscribe_per_hour, timedelta(hours=1), web.resend_after,
                          clock)
+    cadences = cadences_of(load_schedules(settings))
     subscriptions = Subscriptions(
         store, secret, clock, mail, mailer, limits,
         confirm_ttl=timedelta(hours=web.confirm_ttl_hours),
-        service_url=settings.service_url, topics_folder=settings.output_path / "tags")
+        service_url=settings.service_url, topics_folder=settings.output_path / "tags",
+        cadences=cadences)
     origins = frozenset({origin(settings.base_url), origin(settings.service_url)})
     proxies = tuple(ipaddress.ip_network(p, strict=False) for p in web.trusted_proxies)
     desk = PreferenceDesk(store, secret, clock, ttl=timedelta(days=web.preferences_ttl_days),
-                          output=settings.output_path,
-                          cadences=cadences_of(load_schedules(settings)))
+                          output=settings.output_path, cadences=cadences)
     service = Service(subscriptions, pages, limits, web.confirm_ttl_hours, origins, proxies,
                       desk, settings.timezone)
     static = StaticFiles(settings.output_path, service.error_page)

@@ -231,3 +231,29 @@ def test_the_links_in_a_digest_stay_valid_for_the_configured_days(
     clock.advance(days=1, minutes=1)
     assert web.client.get(link).status_code == 400
     assert timedelta(days=90) == timedelta(days=settings_of(web.root).web.preferences_ttl_days)
+
+
+def test_the_subscribe_form_keeps_the_choices_of_a_new_address(web: Web) -> None:
+    form = (web.public / "subscribe/index.html").read_text("utf-8")
+    assert re.findall(r'<label for="cadence-[^"]+">([^<]+)</label>', form) == [
+        "Every digest", "Every morning", "Once a week"]
+    assert "<option>Pacific/Auckland</option>" in form
+    answer = web.client.post("/subscribe", data={
+        "email": "ann@example.org", "topics": ["harbour"], "cadence": "weekly",
+        "timezone": "Pacific/Auckland", "hour": "7"})
+    assert answer.status_code == 200
+    assert choices(web)[:5] == (("harbour",), "weekly", "Pacific/Auckland", 7, "pending")
+    web.client.post("/subscribe", data={"email": "ann@example.org", "cadence": "daily"})
+    assert choices(web)[:4] == (("harbour",), "weekly", "Pacific/Auckland", 7)  # kept
+
+
+def test_the_subscribe_form_refuses_a_zone_or_cadence_not_on_offer(web: Web) -> None:
+    for field, value, message in (("timezone", "Mars/Olympus", 'Unknown time zone "Mars/Olympus".'),
+                                  ("cadence", "special", 'Unknown cadence "special".'),
+                                  ("hour", "7pm", 'The hour "7pm" is not one of 0 to 23.')):
+        answer = web.client.post("/subscribe", data={"email": "ann@example.org",
+                                                     field: value})
+        assert answer.status_code == 400
+        assert texts(answer.text)[1] == message
+    assert web.subscribers() == []
+    assert web.outbox.new() == []
