@@ -144,3 +144,6 @@ def test_the_ledger_keeps_one_row_per_digest_and_reader_and_one_set_per_distinct
     assert got["tom"] == [("daily", ["mon"])]
     with Store.open(url) as store:
         assert store.delivery_counts("weekly-20261128-0900")["skipped"] == 1
+    assert cli_run(site, "digest", "status").splitlines()[0] == (
+        "daily-20261130-0700 (complete): 3 sent, 0 deferred, 0 uncertain, 0 gave up, "
+        "0 bounced, 0 complained, 0 skipped; readers of daily, 2 article sets")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from publisher.store.base import StoreBase
 from publisher.store.schema import article_sets, deliveries, digest_items, digests
@@ -31,6 +31,16 @@ class Cadence:
     name: str | None  # None: an ordinary digest, the same articles for everyone
     offered: tuple[str, ...] = ()
     pool: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Readership:
+    """Who a chosen-cadence (or local) digest was for, and how many article sets it made."""
+
+    cadence: str
+    zone: str | None  # a local schedule's group: its zone and hour
+    hour: int | None
+    article_sets: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,16 @@ class ReaderSets(StoreBase):
             return Cadence(None)
         row = rows[0]
         return Cadence(row.cadence, _lines(row.cadences, ","), _lines(row.pool, "\n"))
+
+    def readership(self, digest_id: str) -> Readership | None:
+        """For `digest status`: None for a digest whose readers all get the same articles."""
+        rows = self._rows(select(digests.c.cadence, digests.c.zone, digests.c.hour).where(
+            digests.c.id == digest_id))
+        if not rows or rows[0].cadence is None:
+            return None
+        sets = self._rows(select(func.count()).select_from(article_sets).where(
+            article_sets.c.digest_id == digest_id))[0][0]
+        return Readership(rows[0].cadence, rows[0].zone, rows[0].hour, int(sets))
 
     def article_set_for(self, digest_id: str, article_ids: Sequence[str], shown: int) -> int:
         """The id of this set of a digest's articles, recorded on first use."""

@@ -116,6 +116,8 @@ def test_a_reader_who_moves_zone_is_sent_nothing_twice(site: Path, smtp_server: 
     for hour in range(48, 96):
         cli_run(site, "tick", "--now", (START + timedelta(hours=hour)).isoformat())
     got = deliveries(smtp_server)["kiri"]
+    status = cli_run(site, "digest", "status")
+    assert "; readers of morning in Pacific/Pago_Pago, 1 article set" in status
     articles = [a for _, listed in got for a in listed]
     assert len(articles) == len(set(articles))
     first, last = got[0][0] - timedelta(days=1), got[-1][0]
