@@ -87,6 +87,7 @@ class Tailor:
         self.store, self.t = store, tailoring
         self.by_id = {a.id: a for a in tailoring.pool}
         self._templates: OrderedDict[tuple[str, ...], MessageTemplate] = OrderedDict()
+        self._set_ids: dict[tuple[str, ...], int] = {}
         self._lock = threading.Lock()
         self.renderings = 0  # how many distinct sets were rendered (for the benchmark)
 
@@ -102,11 +103,22 @@ class Tailor:
             if not owed:
                 return Message(None)
             ids, shown = tuple(a.id for a in owed), min(len(owed), self.t.max_items)
-            set_id = self.store.article_set_for(digest.id, ids, shown)
+            set_id = self._set_id(ids, shown)
         unsubscribe, preferences = self.t.links(subscriber)
         message = self.template(ids, shown).build(subscriber.id, subscriber.email,
                                                   subscriber.name, unsubscribe, preferences)
         return Message(message, set_id)
+
+    def _set_id(self, ids: tuple[str, ...], shown: int) -> int:
+        """The stored set's id, asked of the store once per distinct set."""
+        key = (*ids, str(shown))
+        with self._lock:
+            found = self._set_ids.get(key)
+        if found is None:
+            found = self.store.article_set_for(self.t.digest.id, ids, shown)
+            with self._lock:
+                self._set_ids[key] = found
+        return found
 
     def template(self, ids: tuple[str, ...], shown: int) -> MessageTemplate:
         """The message template of one article set, rendered on first use."""
