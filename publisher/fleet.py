@@ -68,6 +68,10 @@ def queue_digest(run: DigestRun, pool: Pool, *, schedule: DigestPlan,
     Run again for the same digest, it queues the readers it has no row for yet and
     jobs for every row still queued (a job twice over costs a look, never a message).
     """
+    if schedule.cadence is not None:
+        raise DeliveryError(f"readers choose {schedule.name!r} as their cadence, so each gets "
+                            "their own articles, which the workers cannot render",
+                            hint="set choosable = false on it to send it through the pool")
     ready = ready_to_send(run, schedule, due_at, warn)
     if not isinstance(ready, Ready):
         return ready

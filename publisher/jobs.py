@@ -96,7 +96,11 @@ class SiteJobs:
                 built.append(self.build(schedule, source))
 
         run = DigestRun(self.settings, self.store, self.clock, source, publish_site)
-        plan = plan_of(schedule, due_at, default_plan(self.settings))
+        from publisher.schedule.files import load_schedules
+
+        cadences = [s.name for s in load_schedules(self.settings)
+                    if s.action == "digest" and s.choosable]
+        plan = plan_of(schedule, due_at, default_plan(self.settings), cadences)
         try:
             if self.settings.queue is not None:
                 said = self._queue(run, plan, due_at)

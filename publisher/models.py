@@ -152,6 +152,9 @@ class Subscriber:
     created_at: datetime | None = None
     updated_at: datetime | None = None  # when the status last changed
     status_reason: str | None = None  # why: a bounce's reply, "confirmed through the web"...
+    cadence: str | None = None  # the digest schedule they chose; None = every digest
+    timezone: str | None = None  # an IANA name; None = the site's
+    hour: int | None = None  # the local hour a local schedule reaches them; None = its own
 
 
 DIGEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
@@ -224,6 +227,17 @@ class NoReaders:
 
 
 @dataclass(frozen=True, slots=True)
+class LocalGroup:
+    """The readers a local schedule's run is for: one zone (and, if `default`, readers
+    without one) and one chosen hour (None: readers who chose none)."""
+
+    family: str  # the schedule file's name
+    zone: str
+    hour: int | None = None
+    default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Schedule:
     """One timetable from `schedules/`: which job to run, and when.
 
@@ -246,3 +260,7 @@ class Schedule:
     source: str = ""  # the file it was read from, for messages
     mailbox: str | None = None  # a bounces schedule's Maildir folder or imaps:// URL
     password_env: str | None = None  # for an IMAP mailbox: the variable with its password
+    choosable: bool = False  # a digest readers may pick as their cadence
+    label: str = ""  # how the preference page names it (default: the name)
+    local: bool = False  # a digest sent at its cron time in each reader's own zone
+    group: LocalGroup | None = None  # a local schedule as run for one group of readers

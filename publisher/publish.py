@@ -191,6 +191,7 @@ def _inputs(settings: Settings, keys: dict[str, str], pages: PageStage) -> str:
     """The signature of everything a build reads."""
     return buildstate.signature([
         __version__, FEED_FORMAT, archive.SITE_FORMAT, repr(settings), pages.templates,
+        repr(pages.options.cadences),  # the subscribe form offers them
         *keys.values(),
         *buildstate.folder_listing(settings.path(settings.static_dir)),
         *buildstate.folder_listing(settings.path(settings.digests_dir)),
@@ -251,9 +252,23 @@ class PageStage:
     templates: str  # fingerprint of the site templates
 
 
+def _cadences(settings: Settings) -> tuple[tuple[str, str], ...]:
+    """The digests readers may choose, for the subscribe form. A schedule file with a
+    mistake offers none: `check` and `tick` report it, and the build goes on."""
+    from publisher.schedule.files import load_schedules
+
+    try:
+        schedules = load_schedules(settings)
+    except ConfigError:
+        return ()
+    return tuple((s.name, s.label or s.name) for s in schedules
+                 if s.action == "digest" and s.choosable)
+
+
 def _page_options(settings: Settings, site: Site) -> PageStage:
     options = archive.SiteOptions(site, settings.service_url, tag_feeds=settings.feeds.tag_feeds,
-                                  per_page=settings.pages.per_page)
+                                  per_page=settings.pages.per_page,
+                                  cadences=_cadences(settings))
     env = archive.environment(options, settings.path(settings.templates_dir))
     # The templates were read (and fingerprinted) for this build: checking each one's time
     # again on every page (Jinja's default) cost two `stat` calls a page.

@@ -41,10 +41,12 @@ from publisher.digest.issue import (
     new_digest,
     owed_earlier,
     plan_of,
+    pool_of,
 )
 from publisher.digest.message import Envelope, MessageTemplate
 from publisher.digest.placeholders import fill, recipient_values
 from publisher.digest.render import RenderOptions, digest_title, render_digest
+from publisher.digest.tailor import Tailor, Tailoring
 from publisher.errors import ConfigError, DeliveryError, PublisherError
 from publisher.mail.headers import site_host
 from publisher.models import (
@@ -58,7 +60,7 @@ from publisher.models import (
 )
 from publisher.store.database import Store
 from publisher.subscribers.addresses import normalise_address
-from publisher.subscribers.tokens import bounce_token, unsubscribe_token
+from publisher.subscribers.tokens import bounce_token, preferences_token, unsubscribe_token
 
 __all__ = ["DigestPlan", "DigestRun", "default_plan", "dry_run", "plan_for", "preview_digest",
            "send_digest", "send_scheduled", "send_test_copy"]
@@ -128,13 +130,14 @@ def plan_for(settings: Settings, name: str | None, now: datetime) -> DigestPlan:
 
     schedules = {s.name: s for s in load_schedules(settings)}
     schedule = schedules.get(name)
+    cadences = tuple(n for n, s in schedules.items() if s.action == "digest" and s.choosable)
     if schedule is None or schedule.action != "digest":
         names = sorted(n for n, s in schedules.items() if s.action == "digest")
         known = ", ".join(names) if names else "none in schedules/"
         raise PublisherError(f"unknown digest schedule {name!r}",
                              hint=f"digest schedules: {known}; without --schedule, the digest "
                              f"set up in [email] ({DEFAULT_SCHEDULE!r}) is used")
-    return plan_of(schedule, now, default_plan(settings))
+    return plan_of(schedule, now, default_plan(settings), cadences)
 
 
 def render_options(settings: Settings) -> RenderOptions:
@@ -218,8 +221,7 @@ def send_digest(run: DigestRun, transport: Transport, *, schedule: DigestPlan,
     d = settings.delivery
     job = Dispatch(run.store, ready.digest.id,
                    return_path(settings, ready.digest.id, ready.secret),
-                   message_maker(settings, ready.digest, ready.rendered, ready.secret),
-                   run.clock, retry_policy(settings))
+                   maker_for(run, ready, schedule), run.clock, retry_policy(settings))
     governor = governor or Governor(d.rate, transport.concurrency, pause=d.throttle_pause)
     report = dispatch(job, transport, governor=governor, should_stop=should_stop,
                       progress=progress)
@@ -245,7 +247,9 @@ def ready_to_send(run: DigestRun, schedule: DigestPlan, due_at: datetime | None,
         return None
     if issue.complete:
         return SendReport(issue.digest.id)
-    if not issue.recorded and run.store.count_audience(schedule.audience) == 0:
+    if not issue.recorded and run.store.count_audience(
+            schedule.audience, cadence=schedule.cadence, cadences=schedule.cadences,
+            group=schedule.group) == 0:
         return NoReaders(issue.digest.id, len(issue.articles), schedule.audience)
     issue = _record(run, schedule, issue, warn)
     _publish_web_copy(run, issue)
@@ -266,7 +270,8 @@ def dry_run(run: DigestRun, *, schedule: DigestPlan, warn: Warn | None = None
         return SendReport(issue.digest.id)
     make = message_maker(run.settings, issue.digest, issue.rendered, secret)
     people = (run.store.recipients(issue.digest.id, now=run.clock()) if issue.recorded
-              else run.store.audience(schedule.audience))
+              else run.store.audience(schedule.audience, cadence=schedule.cadence,
+                                      cadences=schedule.cadences, group=schedule.group))
     count = 0
     for subscriber in people:
         make(subscriber)
@@ -296,17 +301,20 @@ def preview_digest(run: DigestRun, *, schedule: DigestPlan, out: Path | None = N
         return None
     reader = next(run.store.iter_subscribers("active", batch=1), SAMPLE_READER)
     try:
-        token = unsubscribe_token(settings.signing_key(SIGNING), reader)
+        secret = settings.signing_key(SIGNING)
+        token = unsubscribe_token(secret, reader)
+        choices = preferences_token(secret, reader, issued=issue.digest.created_at)
     except ConfigError:
-        token = PREVIEW_TOKEN
+        token = choices = PREVIEW_TOKEN
     template = MessageTemplate(envelope(settings), issue.digest, issue.rendered)
     values = recipient_values(reader.name, reader.email,
-                              settings.service_url + "unsubscribe?token=" + token)
+                              settings.service_url + "unsubscribe?token=" + token,
+                              settings.service_url + "preferences?token=" + choices)
     folder = out or settings.path("preview")
     files = (folder / f"{issue.digest.id}.html", folder / f"{issue.digest.id}.txt",
              folder / f"{issue.digest.id}.eml")
     html = fill(issue.rendered.html, values, escape=True).encode("utf-8")
-    message = template.build(reader.id, reader.email, reader.name, token)
+    message = template.build(reader.id, reader.email, reader.name, token, choices)
     atomic_write(files[0], html)
     atomic_write(files[1], fill(issue.rendered.text, values, escape=False).encode("utf-8"))
     atomic_write(files[2], message)
@@ -325,7 +333,8 @@ def send_test_copy(run: DigestRun, transport: Transport, *, schedule: DigestPlan
         return None
     reader = Subscriber(0, address)
     message = MessageTemplate(envelope(settings), issue.digest, issue.rendered).build(
-        reader.id, reader.email, reader.name, unsubscribe_token(secret, reader))
+        reader.id, reader.email, reader.name, unsubscribe_token(secret, reader),
+        preferences_token(secret, reader, issued=issue.digest.created_at))
     with transport:
         try:
             reply = transport.send(settings.email.from_address, address, message)
@@ -369,9 +378,12 @@ def _record(run: DigestRun, plan: DigestPlan, issue: _Issue, warn: Warn | None) 
     if issue.recorded:
         return issue
     d = issue.digest
-    made = run.store.create_digest(d.schedule, d.due_at, now=run.clock(),
-                                   article_ids=d.article_ids, subject=issue.rendered.subject,
-                                   audience=plan.audience)
+    made = run.store.create_digest(
+        d.schedule, d.due_at, now=run.clock(), article_ids=d.article_ids,
+        subject=issue.rendered.subject, audience=plan.audience, cadence=plan.cadence,
+        cadences=plan.cadences, pool=pool_of(plan, d.due_at,
+                                             run.source.content.published(run.clock())),
+        group=plan.group)
     if (made.id, made.article_ids) == (d.id, d.article_ids):
         return _Issue(made, issue.articles, issue.rendered, recorded=True)
     return _render(run.settings, made, articles_of(made, run.source.content, warn), warn,
@@ -389,11 +401,33 @@ def _publish_web_copy(run: DigestRun, issue: _Issue) -> None:
 
 def message_maker(settings: Settings, digest: Digest, rendered: RenderedDigest, secret: str
                   ) -> MessageMaker:
-    """Each reader's message, spliced from the digest rendered once."""
+    """Each reader's message, spliced from the digest rendered once.
+
+    The preference link is stamped with the digest's creation time, so a message is
+    the same bytes however often it is built."""
     template = MessageTemplate(envelope(settings), digest, rendered)
 
     def make(subscriber: Subscriber) -> bytes:
         return template.build(subscriber.id, subscriber.email, subscriber.name,
-                              unsubscribe_token(secret, subscriber))
+                              unsubscribe_token(secret, subscriber),
+                              preferences_token(secret, subscriber, issued=digest.created_at))
 
     return make
+
+
+def maker_for(run: DigestRun, ready: Ready, plan: DigestPlan) -> MessageMaker:
+    """The digest's one rendering for everyone; for a chosen cadence, each reader's own."""
+    cadence = run.store.cadence_of(ready.digest.id)
+    if cadence.name is None:
+        return message_maker(run.settings, ready.digest, ready.rendered, ready.secret)
+    by_id = {a.id: a for a in run.source.content.articles}
+    digest, secret = ready.digest, ready.secret
+
+    def links(subscriber: Subscriber) -> tuple[str, str]:
+        return (unsubscribe_token(secret, subscriber),
+                preferences_token(secret, subscriber, issued=digest.created_at))
+
+    return Tailor(run.store, Tailoring(
+        digest, tuple(by_id[i] for i in cadence.pool if i in by_id),
+        digest.due_at - plan.period, plan.max_items, digest.due_at - plan.lookback,
+        render_options(run.settings), envelope(run.settings), links))

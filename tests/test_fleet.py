@@ -133,3 +133,21 @@ def test_a_scheduled_digest_is_queued_for_the_workers(
     assert server.messages == []  # the tick does not send: the workers do
     with Store.open(env["PUBLISHER_STORE_URL"]) as store:
         assert store.delivery_counts("daily-20261125-1200")["queued"] == READERS
+
+
+def test_a_digest_readers_choose_is_not_handed_to_the_pool(
+        pooled: tuple[Path, SMTPServer, dict[str, str]]) -> None:
+    root, server, _ = pooled
+    (root / "schedules").mkdir()
+    (root / "schedules/daily.toml").write_text(
+        'action = "digest"\ncron = "0 7 * * *"\nchoosable = true\n', encoding="utf-8")
+    done = CliRunner().invoke(cli, ["--site", str(root), "digest", "send", "--no-wait",
+                                    "--schedule", "daily", "--now", NOW.isoformat()])
+    assert (done.exit_code, done.stdout) == (1, "")
+    assert done.stderr == (
+        "error: readers choose 'daily' as their cadence, so each gets their own articles, "
+        "which the workers cannot render\n"
+        "  hint: set choosable = false on it to send it through the pool\n")
+    with Store.open(os.environ["PUBLISHER_STORE_URL"]) as store:
+        assert store.list_digests() == []  # nothing recorded, nothing published
+    assert server.messages == []

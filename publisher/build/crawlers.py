@@ -21,7 +21,7 @@ SITEMAP = "sitemap.xml"
 ROBOTS = "robots.txt"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 NOT_LISTED = ("404.html",)
-SERVICE_PATHS = ("confirm", "unsubscribe")  # pages behind links with tokens
+SERVICE_PATHS = ("confirm", "unsubscribe", "preferences")  # pages behind links with tokens
 
 
 def sitemap(site: Site, paths: Sequence[str], articles: Sequence[Article]) -> OutputFile:

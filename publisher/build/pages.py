@@ -29,6 +29,7 @@ from publisher.build import page_html as sitehtml
 from publisher.build.feeds import FORMATS
 from publisher.errors import ContentError, OutputError, Problem, processing
 from publisher.models import Article, OutputFile, Site, Tag, is_digest_id
+from publisher.subscribers.preferences import zone_names
 
 SITE_FORMAT = "2"  # bump when this module or sitehtml.py changes what a page shows
 PER_PAGE = 10
@@ -71,6 +72,7 @@ class SiteOptions:
     service_url: str  # where the subscribe form posts, ending in "/"
     per_page: int = PER_PAGE
     tag_feeds: bool = True
+    cadences: tuple[tuple[str, str], ...] = ()  # (name, label) of the digests readers choose
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,7 @@ def plan(options: SiteOptions, env: jinja2.Environment, published: Sequence[Arti
         *article_pages(shared, published),
         *(page for group in groups for page in tag_pages(options, shared, group)),
         tags_page(shared, groups),
-        subscribe_page(shared, groups),
+        subscribe_page(shared, groups, options.cadences),
         *digest_pages(shared, digests, published),
         Page("404.html", _hash(shared, "404"), "site/404.html",
              {"root": urlsplit(options.site.base_url).path, "path": "404.html"}),
@@ -185,11 +187,16 @@ def tags_page(shared: str, groups: Sequence[TagGroup]) -> Page:
                 {"root": "../", "path": "tags/", "tags": counts})
 
 
-def subscribe_page(shared: str, groups: Sequence[TagGroup]) -> Page:
+def subscribe_page(shared: str, groups: Sequence[TagGroup],
+                   cadences: Sequence[tuple[str, str]] = ()) -> Page:
+    """The form: the topics (tags), the cadences on offer, a time zone and an hour."""
     tags = [g.tag for g in groups]
-    fingerprint = _hash(shared, "subscribe", *(f"{t.slug}\0{t.name}" for t in tags))
+    zones = zone_names()
+    fingerprint = _hash(shared, "subscribe", *(f"{t.slug}\0{t.name}" for t in tags),
+                        *(f"{n}\0{label}" for n, label in cadences), *zones)
     return Page("subscribe/index.html", fingerprint, "site/subscribe.html",
-                {"root": "../", "path": "subscribe/", "tags": tags})
+                {"root": "../", "path": "subscribe/", "tags": tags, "cadences": cadences,
+                 "zones": zones, "hours": range(24)})
 
 
 def digest_pages(shared: str, digests: Sequence[DigestCopy],

@@ -249,8 +249,13 @@ def status(app: AppContext, digest_id: str | None, outcome: str | None, as_json:
 
 def _status_row(store: Store, digest_id: str, complete: bool) -> dict[str, object]:
     counts = store.delivery_counts(digest_id)
-    return {"digest": digest_id, "complete": complete, **counts,
-            "next_attempt_at": _iso(store.next_attempt(digest_id))}
+    row: dict[str, object] = {"digest": digest_id, "complete": complete, **counts,
+                              "next_attempt_at": _iso(store.next_attempt(digest_id))}
+    readers = store.readership(digest_id)
+    if readers is not None:  # each reader got their own articles
+        row["readers"] = {"cadence": readers.cadence, "timezone": readers.zone,
+                          "hour": readers.hour, "article_sets": readers.article_sets}
+    return row
 
 
 def _status_line(row: dict[str, object], settings: Settings) -> str:
@@ -264,7 +269,14 @@ def _status_line(row: dict[str, object], settings: Settings) -> str:
     if row["queued"]:
         parts.append(f"{row['queued']:,} queued for the workers")
     state = "complete" if row["complete"] else "open"
-    return f"{row['digest']} ({state}): " + ", ".join(parts)
+    line = f"{row['digest']} ({state}): " + ", ".join(parts)
+    readers = row.get("readers")
+    if isinstance(readers, dict):
+        zone = f" in {readers['timezone']}" if readers["timezone"] else ""
+        hour = f" at {readers['hour']:02d}:00" if readers["hour"] is not None else ""
+        line += (f"; readers of {readers['cadence']}{zone}{hour}, "
+                 f"{plural(readers['article_sets'], 'article set')}")
+    return line
 
 
 def _iso(moment: datetime | None) -> str | None:

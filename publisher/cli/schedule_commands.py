@@ -119,7 +119,9 @@ def list_(app: AppContext, now: str | None) -> None:
 def describe(item: Schedule, state: ScheduleState | None, now: datetime) -> list[str]:
     """The lines `schedule list` shows for one schedule."""
     when = f"every {format_duration(item.every)}" if item.every else f'cron "{item.cron}"'
-    lines = [f"{item.name}: {item.action}, {when} in {item.timezone}, catch-up "
+    where = "in each reader's zone (default " + item.timezone + ")" if item.local \
+        else f"in {item.timezone}"
+    lines = [f"{item.name}: {item.action}, {when} {where}, catch-up "
              f"{format_duration(item.catch_up)} ({item.source})"]
     if not item.enabled:
         lines.append("  disabled")

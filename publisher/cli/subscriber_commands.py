@@ -12,13 +12,15 @@ from publisher.atomic import atomic_write
 from publisher.cli import AppContext, cli, pass_app, plural
 from publisher.errors import ProblemsError, SubscriberError
 from publisher.models import Subscriber
+from publisher.schedule.files import load_schedules
 from publisher.store.database import Store
 from publisher.store.schema import SUBSCRIBER_STATUSES
-from publisher.subscribers import suppression
+from publisher.subscribers import preferences, suppression
 from publisher.subscribers.addresses import normalise_address
 from publisher.subscribers.csv_files import export_csv, import_csv
+from publisher.subscribers.preferences import Choices, cadences_of, offered_topics
 
-_ROW = "{email:<32} {status:<12} {joined:<10}  {name:<24} {tags}"
+_ROW = "{email:<32} {status:<12} {joined:<10}  {name:<24} {cadence:<16} {when:<26} {tags}"
 
 
 @contextlib.contextmanager
@@ -100,7 +102,8 @@ def list_(app: AppContext, status: str | None) -> None:
         for subscriber in store.iter_subscribers(status):
             if count == 0:
                 click.echo(_ROW.format(email="EMAIL", status="STATUS", joined="JOINED",
-                                       name="NAME", tags="TAGS").rstrip())
+                                       name="NAME", cadence="CADENCE", when="ZONE AND HOUR",
+                                       tags="TAGS").rstrip())
             click.echo(_row(app, subscriber))
             count += 1
     which = f"{status} " if status else ""
@@ -111,8 +114,46 @@ def list_(app: AppContext, status: str | None) -> None:
 def _row(app: AppContext, subscriber: Subscriber) -> str:
     joined = subscriber.created_at.astimezone(app.settings.zone).date().isoformat() \
         if subscriber.created_at else ""
+    hour = f"{subscriber.hour:02d}:00" if subscriber.hour is not None else ""
     return _ROW.format(email=subscriber.email, status=subscriber.status, joined=joined,
-                       name=subscriber.name, tags=", ".join(subscriber.tags)).rstrip()
+                       name=subscriber.name, cadence=subscriber.cadence or "",
+                       when=f"{subscriber.timezone or ''} {hour}".strip(),
+                       tags=", ".join(subscriber.tags)).rstrip()
+
+
+@subscribers.command(name="set")
+@click.argument("email")
+@click.option("--topics", metavar="A,B", help="Topics (tags the site offers), separated by "
+              "commas; \"\" for every topic.")
+@click.option("--cadence", metavar="SCHEDULE", help="A digest schedule marked choosable; \"\" "
+              "for every digest.")
+@click.option("--timezone", metavar="ZONE", help="An IANA time zone, e.g. Europe/Lisbon; \"\" "
+              "for the site's.")
+@click.option("--hour", metavar="0-23", help="The local hour a local digest arrives; \"\" for "
+              "the schedule's own time.")
+@pass_app
+def set_(app: AppContext, email: str, topics: str | None, cadence: str | None,
+         timezone: str | None, hour: str | None) -> None:
+    """Change EMAIL's choices at their request, as the preference page would.
+
+    Options left out keep their value; each value is checked as on the page.
+    """
+    settings = app.settings
+    choices = Choices(offered_topics(settings.output_path),
+                      cadences_of(load_schedules(settings)))
+    chosen = None if topics is None else [t for t in topics.split(",") if t.strip()]
+    with _store(app) as store:
+        reader = preferences.change(store, email, choices, topics=chosen, cadence=cadence,
+                                    timezone=timezone, hour=hour)
+    click.echo(f"{reader.email}: {_choices(reader, settings.timezone)}")
+
+
+def _choices(reader: Subscriber, site_zone: str) -> str:
+    topics = ", ".join(reader.tags) or "every topic"
+    cadence = reader.cadence or "every digest"
+    zone = reader.timezone or f"the site's zone ({site_zone})"
+    hour = f"at {reader.hour:02d}:00" if reader.hour is not None else "at the schedule's time"
+    return f"{topics}; {cadence}; {zone}, {hour}"
 
 
 @subscribers.command(name="import")

@@ -174,6 +174,7 @@ class WebSettings(_Section):
     url: HttpUrl | None = None
     secret_env: str = "PUBLISHER_SECRET_KEY"  # noqa: S105 - a variable's name
     confirm_ttl_hours: Annotated[int, Field(ge=1)] = 72
+    preferences_ttl_days: Annotated[int, Field(ge=1)] = 90  # how long a preference link works
     subscribe_per_hour: Annotated[int, Field(ge=1)] = 10
     resend_after: Duration = timedelta(hours=1)  # at most one subscribe message per address
     # Reverse proxies whose X-Forwarded-For names the client: addresses or networks.

@@ -21,6 +21,9 @@ messages in flight as pending; the next run sends those again, nobody else.
   `max_consecutive_failures` refusals come in a row, the run stops and the
   held rows are released, due at once with the attempt not counted, so the run
   after the fix sends to everyone. Deferrals never count toward this breaker.
+- A reader of a chosen-cadence digest gets their own articles (`Message`): the
+  set is recorded on their row when it is claimed; one with nothing new is
+  recorded as skipped, and sent nothing.
 - `should_stop()` is asked between messages; the run stops with every message
   in hand recorded.
 
@@ -37,7 +40,14 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from publisher.delivery.ledger import Dispatch, Ledger, Progress, RetryPolicy, SendReport
+from publisher.delivery.ledger import (
+    Dispatch,
+    Ledger,
+    Message,
+    Progress,
+    RetryPolicy,
+    SendReport,
+)
 from publisher.delivery.outcomes import Outcomes
 from publisher.delivery.pace import Governor
 from publisher.delivery.transport import SendFailure, TemporaryFailure, Transport
@@ -50,6 +60,7 @@ __all__ = ["STOP_REQUESTED", "Dispatch", "Ledger", "Progress", "RetryPolicy", "S
            "dispatch"]
 
 STOP_REQUESTED = "stopped on request; the next `publisher digest send` goes on from here"
+NOTHING_NEW = "nothing they had not received yet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +175,25 @@ class _Run:
         if self.stopping():
             return
         job, outcomes = self.job, self.outcomes
+        chosen: int | None = None
         try:
-            message = job.make_message(subscriber)
+            made = job.make_message(subscriber)
         except SubscriberError as exc:
             message, unusable = b"", exc.problem.message
         else:
             unusable = ""
-        if not job.store.claim(job.digest_id, subscriber.id, now=job.clock()):
+            if isinstance(made, Message):
+                if made.data is None:
+                    outcomes.skipped(subscriber, NOTHING_NEW)
+                    return
+                message, chosen = made.data, made.article_set
+            else:
+                message = made
+        claimed = (job.store.claim(job.digest_id, subscriber.id, now=job.clock())
+                   if chosen is None else
+                   job.store.claim(job.digest_id, subscriber.id, now=job.clock(),
+                                   article_set=chosen))
+        if not claimed:
             outcomes.skipped(subscriber)
             return
         if unusable:

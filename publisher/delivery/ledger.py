@@ -16,7 +16,19 @@ from publisher.models import Clock, DeliveryReport, Subscriber
 
 Progress = Callable[[DeliveryReport, int], None]
 """Called after each message with this run's totals so far and how many were owed at the start."""
-MessageMaker = Callable[[Subscriber], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A reader's own message: its bytes and the article set it holds (recorded at the claim).
+
+    `data` None: nothing new for this reader; the row is recorded as skipped."""
+
+    data: bytes | None
+    article_set: int | None = None
+
+
+MessageMaker = Callable[[Subscriber], "bytes | Message"]
 IdRange = tuple[int, int]
 """The first and last subscriber id of a chunk of a digest's readers."""
 ReturnPath = Callable[[Subscriber], str]
@@ -66,7 +78,8 @@ class Ledger(Protocol):
     def recipients(self, digest_id: str, *, now: datetime,
                    within: IdRange | None = None) -> Iterator[Subscriber]: ...
 
-    def claim(self, digest_id: str, subscriber_id: int, *, now: datetime) -> bool: ...
+    def claim(self, digest_id: str, subscriber_id: int, *, now: datetime,
+              article_set: int | None = None) -> bool: ...
 
     def mark_sent(self, digest_id: str, subscriber_id: int, reply: str, *,
                   now: datetime) -> bool: ...
@@ -86,7 +99,8 @@ class Ledger(Protocol):
     def mark_bounced(self, digest_id: str, subscriber_id: int, reply: str, *,
                      now: datetime) -> bool: ...
 
-    def mark_skipped(self, digest_id: str, subscriber_id: int, *, now: datetime) -> None: ...
+    def mark_skipped(self, digest_id: str, subscriber_id: int, *, now: datetime,
+                     reason: str = ...) -> None: ...
 
     def suppress_subscriber(self, subscriber_id: int, status: str, reason: str, *,
                             now: datetime) -> bool: ...

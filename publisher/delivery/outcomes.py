@@ -99,8 +99,12 @@ class Outcomes:
                           "again at once. Check the mail server, or raise [delivery] timeout")
         self._record(subscriber, "uncertain", due=due)
 
-    def skipped(self, subscriber: Subscriber) -> None:
-        self.job.store.mark_skipped(self.job.digest_id, subscriber.id, now=self.job.clock())
+    def skipped(self, subscriber: Subscriber, reason: str | None = None) -> None:
+        if reason is None:
+            self.job.store.mark_skipped(self.job.digest_id, subscriber.id, now=self.job.clock())
+        else:
+            self.job.store.mark_skipped(self.job.digest_id, subscriber.id, now=self.job.clock(),
+                                        reason=reason)
         self._record(subscriber, "skipped")
 
     def bounced(self, subscriber: Subscriber, reply: str) -> None:

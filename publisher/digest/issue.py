@@ -20,7 +20,14 @@ from typing import Protocol
 
 from publisher.digest.select import choose_articles
 from publisher.errors import ContentError, Problem
-from publisher.models import Article, Digest, LoadedContent, Schedule, make_digest_id
+from publisher.models import (
+    Article,
+    Digest,
+    LoadedContent,
+    LocalGroup,
+    Schedule,
+    make_digest_id,
+)
 from publisher.schedule.times import previous_due
 
 DEFAULT_SCHEDULE = "digest"
@@ -37,15 +44,32 @@ class DigestPlan:
     max_items: int = 30
     period: timedelta = timedelta(days=7)  # how far back a schedule's first digest reaches
     audience: tuple[str, ...] = ()  # subscribers with any of these tags; () = everyone
+    # readers may choose this digest as their cadence: every choosable schedule's name
+    # (this one's included); () for a digest that goes to everyone in its audience
+    cadences: tuple[str, ...] = ()
+    lookback: timedelta = timedelta(days=7)  # how far back a reader's own articles may reach
+    group: LocalGroup | None = None  # a local schedule's run for one group of readers
+
+    @property
+    def cadence(self) -> str | None:
+        """The schedule readers choose (or a local one): each reader gets their own articles."""
+        family = self.group.family if self.group is not None else self.name
+        return family if family in self.cadences or self.group is not None else None
 
 
-def plan_of(schedule: Schedule, due_at: datetime, defaults: DigestPlan) -> DigestPlan:
-    """A digest schedule's plan; its first digest reaches back one interval of the schedule."""
+def plan_of(schedule: Schedule, due_at: datetime, defaults: DigestPlan,
+            cadences: Sequence[str] = ()) -> DigestPlan:
+    """A digest schedule's plan; its first digest reaches back one interval of the schedule.
+
+    `cadences` names the schedules readers may choose; they matter only if this is one.
+    """
     previous = previous_due(schedule, due_at)
+    period = due_at - previous if previous is not None else defaults.period
     return replace(defaults, name=schedule.name, tags=schedule.tags, audience=schedule.tags,
                    min_items=schedule.min_items or defaults.min_items,
-                   max_items=schedule.max_items or defaults.max_items,
-                   period=due_at - previous if previous is not None else defaults.period)
+                   max_items=schedule.max_items or defaults.max_items, period=period,
+                   cadences=tuple(cadences) if schedule.choosable else (),
+                   lookback=max(period, defaults.period), group=schedule.group)
 
 
 class Record(Protocol):
@@ -113,6 +137,16 @@ def new_digest(history: History, plan: DigestPlan, due_at: datetime, now: dateti
     digest = Digest(make_digest_id(plan.name, due_at), plan.name, due_at, now,
                     tuple(a.id for a in chosen))
     return digest, chosen
+
+
+def pool_of(plan: DigestPlan, due_at: datetime, published: Sequence[Article]) -> list[str]:
+    """Every article a chosen-cadence digest could hold for someone: its schedule's
+    articles dated within `lookback`, newest first."""
+    if plan.cadence is None:
+        return []
+    chosen = choose_articles(published, set(), since=due_at - plan.lookback, tags=plan.tags,
+                             max_items=len(published))
+    return [a.id for a in chosen]
 
 
 def since(history: History, plan: DigestPlan, due_at: datetime) -> datetime:

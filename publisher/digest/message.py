@@ -3,7 +3,7 @@
 A `MessageTemplate` is made once per digest: the header block and both bodies are
 encoded (quoted-printable, CRLF) around the recipient placeholders, with a fixed
 boundary. `build()` then only encodes a handful of short values — the To field,
-the Message-ID, the unsubscribe token, the greeting — and joins bytes, which is
+the Message-ID, the unsubscribe and preferences tokens, the greeting — and joins bytes, which is
 what lets a digest go out at thousands of messages a second.
 
 Each per-recipient value is encoded on its own and set on its own quoted-printable
@@ -28,6 +28,7 @@ from publisher.models import Digest, RenderedDigest, is_digest_id
 from publisher.text import one_line
 
 _LINK_SLOT = "unsubscribe_link"  # the per-recipient end of the unsubscribe URL
+_PREFERENCES_SLOT = "preferences_link"  # and of the preference page's URL
 _TO, _MESSAGE_ID, _LIST_UNSUBSCRIBE = 1, 2, 3  # where the per-recipient headers go
 _SAFE_TOKEN = re.compile(r"[A-Za-z0-9._~-]{1,900}")
 _PART = ("--{boundary}\r\nContent-Type: text/{kind}; charset=\"utf-8\"\r\n"
@@ -102,6 +103,9 @@ class MessageTemplate:
         self._host = envelope.host
         self._id_left = digest.id
         self._unsubscribe_prefix = envelope.service_url + "unsubscribe?token="
+        self._link_prefixes = {"unsubscribe_url": (self._unsubscribe_prefix, _LINK_SLOT),
+                               "preferences_url": (envelope.service_url + "preferences?token=",
+                                                   _PREFERENCES_SLOT)}
         self._mailto = _mailto(envelope.unsubscribe_mailto)  # the token goes at its end
         boundary = "=_" + hashlib.sha256(
             "\0".join((digest.id, rendered.subject, rendered.text, rendered.html)).encode()
@@ -127,27 +131,28 @@ class MessageTemplate:
         pending = chunks[0]
         for placeholder, following in zip(PATTERN.findall(body), chunks[1:], strict=True):
             field = FIELD_OF[placeholder]
-            if field == "unsubscribe_url":  # only the token differs from one person to the next
-                pending += escape(self._unsubscribe_prefix)
-                field = _LINK_SLOT
+            if field in self._link_prefixes:  # only the token differs from one to the next
+                prefix, field = self._link_prefixes[field]
+                pending += escape(prefix)
             self._pieces.append(qp_inline(pending.encode("utf-8")))
             self._slots.append((len(self._pieces), is_html, field))
             self._pieces.append(b"")
             pending = following
         self._pieces.append(qp_inline(pending.encode("utf-8")) + b"\r\n")
 
-    def build(self, subscriber_id: int, email: str, name: str, unsubscribe_token: str) -> bytes:
+    def build(self, subscriber_id: int, email: str, name: str, unsubscribe_token: str,
+              preferences_token: str = "") -> bytes:
         """The complete message for one subscriber, with CRLF line endings."""
         name = one_line(name)
-        token = (unsubscribe_token if _SAFE_TOKEN.fullmatch(unsubscribe_token)
-                 else quote(unsubscribe_token, safe=""))
+        token = _url_token(unsubscribe_token)
         try:
             to = headers.field("To", headers.mailbox(name, headers.address(email)))
         except ValueError as exc:
             raise SubscriberError(f"cannot address a message: {exc}", key=f"subscriber "
                                   f"{subscriber_id}", hint="correct or remove this subscriber"
                                   ) from None
-        plain = {"greeting": greeting(name), "name": name, "email": email, _LINK_SLOT: token}
+        plain = {"greeting": greeting(name), "name": name, "email": email, _LINK_SLOT: token,
+                 _PREFERENCES_SLOT: _url_token(preferences_token)}
         values = {
             (is_html, field): qp_inline((html_escape(plain[field]) if is_html
                                          else plain[field]).encode("utf-8"))
@@ -163,6 +168,10 @@ class MessageTemplate:
         for index, is_html, field in self._slots:
             pieces[index] = values[is_html, field]
         return b"".join(pieces)
+
+
+def _url_token(token: str) -> str:
+    return token if _SAFE_TOKEN.fullmatch(token) else quote(token, safe="")
 
 
 def fixed_headers(envelope: Envelope, digest: Digest, rendered: RenderedDigest) -> bytes:

@@ -16,7 +16,7 @@ from markupsafe import escape as _markup_escape
 
 from publisher.text import one_line
 
-FIELDS = ("greeting", "name", "email", "unsubscribe_url")
+FIELDS = ("greeting", "name", "email", "unsubscribe_url", "preferences_url")
 """What a template may say about its recipient."""
 
 PLACEHOLDERS: dict[str, str] = {f: f"PUBLISHERxRECIPIENTx{f.upper()}x7Q" for f in FIELDS}
@@ -35,6 +35,7 @@ class Recipient:
     name: str
     email: str
     unsubscribe_url: str
+    preferences_url: str
 
 
 TEMPLATE_RECIPIENT = Recipient(**PLACEHOLDERS)
@@ -44,11 +45,12 @@ def greeting(name: str) -> str:
     return GREETING_NAMED.format(name=name) if name else GREETING_PLAIN
 
 
-def recipient_values(name: str, email: str, unsubscribe_url: str) -> dict[str, str]:
+def recipient_values(name: str, email: str, unsubscribe_url: str, preferences_url: str = ""
+                     ) -> dict[str, str]:
     """The plain-text value of every field for one person."""
     clean = one_line(name)
     return {"greeting": greeting(clean), "name": clean, "email": email,
-            "unsubscribe_url": unsubscribe_url}
+            "unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url}
 
 
 def html_escape(value: str) -> str:

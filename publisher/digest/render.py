@@ -53,6 +53,8 @@ class DigestView:
     date: datetime  # the due time, in the site's timezone
     web_url: str  # the "view in browser" copy
     preheader: str  # the hidden line inboxes show after the subject
+    more: int = 0  # a reader's articles beyond `max_items`, left to a link to the site
+    more_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,14 +95,15 @@ def wrap_text(text: str, width: int = TEXT_WIDTH) -> str:
 
 def neutral_values(service_url: str) -> dict[str, str]:
     """The web copy's stand-ins: no name, and a link to the subscribe page."""
-    return recipient_values("", "", service_url + "subscribe")
+    return recipient_values("", "", service_url + "subscribe", service_url + "subscribe")
 
 
-def render_digest(options: RenderOptions, digest: Digest, articles: Sequence[Article]
-                  ) -> DigestRender:
-    """Render `articles` (in the order given) as the digest `digest`, once for everyone."""
+def render_digest(options: RenderOptions, digest: Digest, articles: Sequence[Article],
+                  more: int = 0) -> DigestRender:
+    """Render `articles` (in the order given) as the digest `digest`, once for everyone who
+    gets these articles; `more` of theirs are left to a link to the site."""
     site = options.site
-    view = digest_view(site, digest, articles, options.zone)
+    view = digest_view(site, digest, articles, options.zone, more)
     subject = render_subject(options.subject, site, view, articles,
                              source=options.subject_source)
     env = email_environment(options.templates, options.zone)
@@ -125,8 +128,8 @@ def render_digest(options: RenderOptions, digest: Digest, articles: Sequence[Art
     return DigestRender(rendered, tuple(warnings))
 
 
-def digest_view(site: Site, digest: Digest, articles: Sequence[Article], zone: tzinfo
-                ) -> DigestView:
+def digest_view(site: Site, digest: Digest, articles: Sequence[Article], zone: tzinfo,
+                more: int = 0) -> DigestView:
     preheader = one_line(articles[0].summary_text) if articles else ""
     if len(preheader) > PREHEADER_CHARS:
         preheader = preheader[:PREHEADER_CHARS].rsplit(" ", 1)[0] + "…"
@@ -137,6 +140,8 @@ def digest_view(site: Site, digest: Digest, articles: Sequence[Article], zone: t
         date=digest.due_at.astimezone(zone),
         web_url=site.url_for(web_copy_path(digest.id)),
         preheader=preheader,
+        more=more,
+        more_url=site.base_url,
     )
 
 

@@ -36,7 +36,7 @@ class ConfirmationMail:
         self.reply_to = settings.email.reply_to
 
     def build(self, email: str, *, confirm_url: str | None, unsubscribe_url: str | None,
-              now: datetime) -> bytes:
+              now: datetime, preferences_url: str | None = None) -> bytes:
         """The message for `email`: with `confirm_url` it asks to confirm, else it says the
         address is already subscribed (and how to leave)."""
         title = self.site.title
@@ -44,6 +44,7 @@ class ConfirmationMail:
                    else f"Your subscription to {title}")
         context = {"site": self.site, "email": email, "subject": subject,
                    "confirm_url": confirm_url, "unsubscribe_url": unsubscribe_url,
+                   "preferences_url": preferences_url,
                    "confirm_hours": self.settings.web.confirm_ttl_hours}
         text = theme.render(theme.get_template(self.env, TEXT_TEMPLATE), **context)
         html = theme.render(theme.get_template(self.env, HTML_TEMPLATE), **context)

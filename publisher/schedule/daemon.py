@@ -20,8 +20,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -36,6 +36,7 @@ from publisher.store.locks import Held, LockBusy
 log = logging.getLogger("publisher.schedule")
 
 LEADER_LOCK = "scheduler leader"
+LOCAL_LOOK = timedelta(minutes=1)  # how often a local schedule's groups are looked at
 LEAD_CHECK = 5.0  # seconds between a follower's tries, and between a leader's checks of its lock
 
 
@@ -117,6 +118,12 @@ class Daemon:
                        should_stop=self.stop.is_set, report=log_outcome)
 
 
+def _waking(schedule: Schedule) -> Schedule:
+    """When to look at a schedule: at its due times; a local one every minute, since its
+    readers' zones (and so its due times) change while the process runs."""
+    return replace(schedule, cron=None, every=LOCAL_LOOK) if schedule.local else schedule
+
+
 def log_outcome(outcome: RunOutcome) -> None:
     level = logging.ERROR if outcome.outcome == "failed" else (
         logging.WARNING if outcome.outcome in ("skipped", "stopped", "busy") else logging.INFO)
@@ -161,7 +168,7 @@ def _lead(daemon: Daemon, held: Held, check: float) -> None:
     scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
         "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
     for schedule in daemon.enabled:
-        scheduler.add_job(daemon.fire, DueTrigger(schedule, started), args=[schedule],
+        scheduler.add_job(daemon.fire, DueTrigger(_waking(schedule), started), args=[schedule],
                           id=schedule.name, name=schedule.name)
     scheduler.start()
     for job in scheduler.get_jobs():

@@ -22,8 +22,8 @@ from publisher.models import Schedule
 from publisher.schedule.times import parse_cron
 
 DEFAULT_CATCH_UP = timedelta(hours=6)
-DIGEST_ONLY = ("tags", "min_items", "max_items")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+DIGEST_ONLY = ("tags", "min_items", "max_items", "choosable", "label", "local")
+SCHEDULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100"
 
@@ -47,11 +47,14 @@ class ScheduleFile(BaseModel):
     catch_up: Duration = DEFAULT_CATCH_UP
     enabled: bool = True
     deploy: bool = False
+    choosable: bool = False  # digest only: readers may pick it as their cadence
+    label: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+    local: bool = False  # digest only: at its cron time in each reader's zone
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is not None and not _NAME.fullmatch(value):
+        if value is not None and not SCHEDULE_NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a schedule name: use {_NAME_RULE} characters")
         return value
 
@@ -131,7 +134,7 @@ def read_schedule(path: Path, label: str, settings: Settings) -> Schedule:
                                 line=key_lines(text).get("deploy"), key="deploy",
                                 hint='set [deploy] target = "s3://bucket/folder" in '
                                 "publisher.toml, or remove this line"))
-    if "name" not in data and not _NAME.fullmatch(path.stem):
+    if "name" not in data and not SCHEDULE_NAME.fullmatch(path.stem):
         problems.append(Problem(f"the file name {path.stem!r} cannot be a schedule name",
                                 path=label, key="name",
                                 hint=f'add name = "..." ({_NAME_RULE} characters)'))
@@ -183,6 +186,15 @@ def _cross_check(data: dict[str, Any], label: str, text: str) -> list[Problem]:
                                 "key", path=label, line=lines.get("password_env"),
                                 key="password_env", hint="remove it, or set mailbox = "
                                 '"imaps://USER@HOST/INBOX"'))
+    if "label" in data and data.get("choosable") is not True and data.get("action") == "digest":
+        problems.append(Problem("only a schedule readers may choose has a label", path=label,
+                                line=lines.get("label"), key="label",
+                                hint="add choosable = true, or remove the label"))
+    if data.get("local") is True and "every" in data and data.get("action") == "digest":
+        problems.append(Problem("a local schedule needs `cron`: `every` counts absolute time, "
+                                "the same in every zone", path=label, line=lines.get("local"),
+                                key="local", hint='write the time of day, e.g. cron = '
+                                '"0 7 * * *", or remove local'))
     if "mailbox" in data and data.get("action") != "bounces":
         problems.append(Problem("only a bounces schedule takes this key", path=label,
                                 line=lines.get("mailbox"), key="mailbox",
@@ -207,6 +219,9 @@ def _to_schedule(model: ScheduleFile, stem: str, label: str, settings: Settings)
         source=label,
         mailbox=_mailbox(model.mailbox, settings),
         password_env=model.password_env,
+        choosable=model.choosable,
+        local=model.local,
+        label=(model.label or "").strip() or (model.name or stem) if model.choosable else "",
     )
 
 

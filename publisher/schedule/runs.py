@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from publisher.errors import PublisherError, ScheduleError
 from publisher.lock import LockBusy
 from publisher.models import Clock, Schedule
+from publisher.schedule.local import expand_local
 from publisher.schedule.times import iter_due
 from publisher.store.database import Store
 from publisher.text import format_duration
@@ -137,6 +138,9 @@ def run_due(schedules: Iterable[Schedule], store: Store, clock: Clock, runner: J
         if report is not None:
             report(outcome)
 
+    schedules = list(schedules)
+    if any(s.local for s in schedules):  # one run per group of readers, in their zone
+        schedules = expand_local(schedules, store.reader_groups())
     for schedule in schedules:
         if not schedule.enabled:
             continue

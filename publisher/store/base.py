@@ -19,7 +19,7 @@ from sqlalchemy import Select, bindparam, literal, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
-from publisher.models import Subscriber
+from publisher.models import LocalGroup, Subscriber
 from publisher.store.engine import begin, reraise
 from publisher.store.ledger import LedgerStatements, Prepared
 from publisher.store.records import to_subscriber
@@ -124,12 +124,24 @@ class StoreBase:
 
 
 
-def in_audience(stmt: Select[Any], audience: Sequence[str]) -> Select[Any]:
-    """Who a digest reaches: active subscribers who chose one of its topics, or chose none.
+def in_audience(stmt: Select[Any], audience: Sequence[str], cadence: str | None = None,
+                cadences: Sequence[str] = (), group: LocalGroup | None = None) -> Select[Any]:
+    """Who a digest reaches: active subscribers who chose one of its topics, or chose none;
+    of a digest readers choose as their cadence, only those who chose it, or no cadence (or
+    one no longer offered); of a local schedule's run, only its group of readers.
 
     The one statement of that rule: sending and the dry run's count both go through it.
     """
     stmt = stmt.where(subscribers.c.status == "active")
+    if cadence is not None:
+        others = [c for c in cadences if c != cadence]
+        stmt = stmt.where(or_(subscribers.c.cadence.is_(None), subscribers.c.cadence == cadence,
+                              subscribers.c.cadence.not_in(others) if others else literal(True)))
+    if group is not None:
+        zone = subscribers.c.timezone == group.zone
+        stmt = stmt.where(or_(zone, subscribers.c.timezone.is_(None)) if group.default else zone,
+                          subscribers.c.hour.is_(None) if group.hour is None
+                          else subscribers.c.hour == group.hour)
     if not audience:
         return stmt
     padded = literal(",") + subscribers.c.tags + literal(",")

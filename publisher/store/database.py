@@ -10,7 +10,7 @@ Subscribers
     `add_subscriber` / `add_subscribers` (idempotent: a known address changes
     nothing), `remove_subscriber` (deletes the row and its deliveries, and keeps
     a one-way hash of the address on the suppression list), `suppression_of`,
-    `get_subscriber`, `get_subscriber_by_id`, `set_subscriber_status`,
+    `get_subscriber`, `get_subscriber_by_id`, `set_subscriber_status`, `set_preferences`,
     `iter_subscribers` (keyset pages, never the whole list), `count_subscribers`.
     Addresses are compared case-insensitively (`address_key`); give them
     normalised (`publisher.subscribers.normalise_address`).
@@ -35,12 +35,13 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from publisher.errors import StoreError
-from publisher.models import Digest, Subscriber, make_digest_id
+from publisher.models import Digest, LocalGroup, Subscriber, make_digest_id
 from publisher.store.base import BATCH
 from publisher.store.deliveries import DeliveryLedger, LedgerEntry
 from publisher.store.engine import CONFIGURED, connect
 from publisher.store.limits import SharedLimits
 from publisher.store.pool import SharedSending
+from publisher.store.readersets import ReaderSets
 from publisher.store.records import (
     Delivery,
     DigestRecord,
@@ -69,7 +70,7 @@ __all__ = ["Delivery", "DigestRecord", "LedgerEntry", "NewSubscriber", "Schedule
            "address_key"]
 
 
-class Store(DeliveryLedger, SharedSending, SharedLimits):
+class Store(DeliveryLedger, SharedSending, SharedLimits, ReaderSets):
     """The database behind subscribers, digests, the delivery ledger and suppression."""
 
     @classmethod
@@ -183,6 +184,19 @@ class Store(DeliveryLedger, SharedSending, SharedLimits):
                     suppressions.c.address_hash == address_hash(email)))
         return bool(changed)
 
+    def set_preferences(self, subscriber_id: int, *, tags: Sequence[str], cadence: str | None,
+                        timezone: str | None, hour: int | None) -> bool:
+        """Record a reader's choices (checked by the caller); False if there is no such reader.
+
+        The status and its date are left alone: choosing is not joining or leaving.
+        """
+        if hour is not None and not 0 <= hour <= 23:
+            raise ValueError(f"an hour is 0-23, not {hour}")
+        stmt = update(subscribers).where(subscribers.c.id == subscriber_id).values(
+            tags=tags_text(tags), cadence=cadence, timezone=timezone, hour=hour)
+        with self._tx(write=True) as conn:
+            return bool(conn.execute(stmt).rowcount)
+
     def iter_subscribers(self, status: str | None = None, batch: int = BATCH
                          ) -> Iterator[Subscriber]:
         """Every subscriber (with `status`, if given) in id order, one page at a time."""
@@ -190,6 +204,12 @@ class Store(DeliveryLedger, SharedSending, SharedLimits):
         if status is not None:
             stmt = stmt.where(subscribers.c.status == status)
         return self._pages(stmt, batch)
+
+    def reader_groups(self) -> set[tuple[str | None, int | None]]:
+        """The distinct (time zone, hour) the active subscribers chose; None: no choice."""
+        stmt = select(subscribers.c.timezone, subscribers.c.hour).where(
+            subscribers.c.status == "active").distinct()
+        return {(row.timezone, row.hour) for row in self._rows(stmt)}
 
     def count_subscribers(self, status: str | None = None) -> int:
         stmt = select(func.count()).select_from(subscribers)
@@ -201,12 +221,16 @@ class Store(DeliveryLedger, SharedSending, SharedLimits):
 
     def create_digest(self, schedule: str, due_at: datetime, *, now: datetime,
                       article_ids: Sequence[str], subject: str,
-                      audience: Sequence[str] = ()) -> Digest:
+                      audience: Sequence[str] = (), cadence: str | None = None,
+                      cadences: Sequence[str] = (), pool: Sequence[str] = (),
+                      group: LocalGroup | None = None) -> Digest:
         """Record the digest of `schedule` due at `due_at`, or return the one already there.
 
         Two processes racing for the same (schedule, due_at) both get the first one.
         `audience` limits the recipients to subscribers with one of these tags (or none:
-        a subscriber who chose no topics receives every digest).
+        a subscriber who chose no topics receives every digest). A digest readers choose
+        as their `cadence` reaches only those who chose it (or none of `cadences`), each with
+        their own articles out of `pool`.
         """
         if len(set(article_ids)) != len(article_ids):
             raise ValueError("a digest cannot contain an article twice")
@@ -216,7 +240,11 @@ class Store(DeliveryLedger, SharedSending, SharedLimits):
                 with self._tx(write=True) as conn:
                     conn.execute(insert(digests).values(
                         id=new_id, schedule=schedule, due_at=due_at, subject=subject,
-                        audience=tags_text(audience), created_at=now))
+                        audience=tags_text(audience), created_at=now, cadence=cadence,
+                        cadences=",".join(cadences), pool="\n".join(pool),
+                        zone=group.zone if group else None,
+                        zone_default=int(bool(group and group.default)),
+                        hour=group.hour if group else None))
                     if article_ids:
                         conn.execute(insert(digest_items), [
                             {"digest_id": new_id, "position": i, "article_id": a}

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, literal, not_, select, update
 
 from publisher.errors import StoreError
-from publisher.models import Subscriber
+from publisher.models import LocalGroup, Subscriber
 from publisher.store.base import BATCH, StoreBase, in_audience
 from publisher.store.ledger import owed
 from publisher.store.locks import Held, hold
@@ -91,9 +91,12 @@ class DeliveryLedger(StoreBase):
 
     def _owed(self, digest_id: str, now: datetime, within: IdRange | None = None
               ) -> Select[Any]:
-        rows = self._rows(select(digests.c.audience).where(digests.c.id == digest_id))
+        rows = self._rows(select(digests).where(digests.c.id == digest_id))
         if not rows:
             raise StoreError(f"there is no digest {digest_id!r}")
+        row = rows[0]
+        group = None if row.zone is None else LocalGroup(
+            row.cadence or row.schedule, row.zone, row.hour, bool(row.zone_default))
         moment = bindparam("owed_now", now, type_=UTCDateTime())
         not_owed = select(deliveries.c.subscriber_id).where(
             deliveries.c.digest_id == digest_id,
@@ -102,26 +105,35 @@ class DeliveryLedger(StoreBase):
         stmt = select(subscribers).where(~not_owed.exists())
         if within is not None:
             stmt = stmt.where(subscribers.c.id.between(*within))
-        return in_audience(stmt, tags_of(rows[0][0]))
+        return in_audience(stmt, tags_of(row.audience), row.cadence, tags_of(row.cadences),
+                           group)
 
-    def audience(self, tags: Sequence[str], batch: int = BATCH) -> Iterator[Subscriber]:
-        """The active subscribers a digest for `tags` reaches (all of them for no tags)."""
-        return self._pages(in_audience(select(subscribers), tags_of(tags_text(tags))), batch)
+    def audience(self, tags: Sequence[str], batch: int = BATCH, *, cadence: str | None = None,
+                 cadences: Sequence[str] = (), group: LocalGroup | None = None
+                 ) -> Iterator[Subscriber]:
+        """The active subscribers a digest for `tags` reaches (all of them for no tags);
+        for a chosen `cadence`, those who chose it or none of `cadences`; for a local
+        schedule's run, its `group`."""
+        return self._pages(in_audience(select(subscribers), tags_of(tags_text(tags)), cadence,
+                                       cadences, group), batch)
 
-    def count_audience(self, tags: Sequence[str]) -> int:
+    def count_audience(self, tags: Sequence[str], *, cadence: str | None = None,
+                       cadences: Sequence[str] = (), group: LocalGroup | None = None) -> int:
         stmt = in_audience(select(func.count()).select_from(subscribers),
-                           tags_of(tags_text(tags)))
+                           tags_of(tags_text(tags)), cadence, cadences, group)
         return int(self._rows(stmt)[0][0])
 
     # -- one message ---------------------------------------------------------------
 
-    def claim(self, digest_id: str, subscriber_id: int, *, now: datetime) -> bool:
+    def claim(self, digest_id: str, subscriber_id: int, *, now: datetime,
+              article_set: int | None = None) -> bool:
         """Commit the ledger row as pending before a message is handed to the transport.
 
         False (and nothing written) if the subscriber is no longer active, or the
         row is not owed now (finished, or waiting for its retry): then do not send.
         """
-        return self._write(self._ledger.claim, self._row(digest_id, subscriber_id, now)) == 1
+        params = {**self._row(digest_id, subscriber_id, now), "b_set": article_set}
+        return self._write(self._ledger.claim, params) == 1
 
     def mark_sent(self, digest_id: str, subscriber_id: int, reply: str, *,
                   now: datetime) -> bool:
@@ -166,10 +178,12 @@ class DeliveryLedger(StoreBase):
                 self._ledger.suppress.run(conn, params)
         return changed == 1
 
-    def mark_skipped(self, digest_id: str, subscriber_id: int, *, now: datetime) -> None:
-        """Record that a subscriber who left before their turn was not sent the digest."""
+    def mark_skipped(self, digest_id: str, subscriber_id: int, *, now: datetime,
+                     reason: str = "no longer subscribed when their turn came") -> None:
+        """Record that a subscriber was not sent the digest: they left before their turn, or
+        (a chosen cadence) it held nothing they had not received."""
         self._write(self._ledger.skipped, {**self._row(digest_id, subscriber_id, now),
-                                           "b_reply": "no longer subscribed when their turn came"})
+                                           "b_reply": reason})
 
     def suppress_subscriber(self, subscriber_id: int, status: str, reason: str, *,
                             now: datetime) -> bool:
@@ -277,5 +291,5 @@ _SUPPRESS_FOR_REPORT = {
 
 def _delivery(row: Any) -> Delivery:
     return Delivery(row.status, row.attempts, row.next_attempt_at, row.reply, row.updated_at,
-                    row.uncertain)
+                    row.uncertain, row.article_set)
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    func,
     literal_column,
     null,
     or_,
@@ -42,6 +43,7 @@ _STATUS = bindparam("b_status", type_=String())
 _HOLDER = bindparam("b_holder", type_=String())  # the sender that claims a row
 _UNTIL = bindparam("b_until", type_=UTCDateTime())  # until when no other sender may take it
 _TAKEOVER = bindparam("b_takeover", type_=Boolean())  # the only sender: every claim is stale
+_SET = bindparam("b_set", type_=Integer())  # the reader's own articles (a chosen cadence)
 
 
 def _const(value: str) -> Any:
@@ -121,20 +123,24 @@ def _claim(dialect_insert: Callable[[Any], Any]) -> Insert:
     """INSERT the row as pending, or turn a row that is owed back to pending.
 
     The SELECT finds nothing unless the subscriber is active; the conflict
-    clause changes nothing unless the row is owed now (`owed`). So the
+    clause changes nothing unless the row is owed now (`owed`), and keeps the
+    article set the row was first claimed with. So the
     statement changes one row exactly when the message may be sent.
     """
     source = select(
         _DIGEST, subscribers.c.id, literal_column("'pending'"), literal_column("0"),
-        literal_column("''"), _NOW, literal_column("0"), _HOLDER, _UNTIL,
+        literal_column("''"), _NOW, literal_column("0"), _HOLDER, _UNTIL, _SET,
     ).where(subscribers.c.id == _SUBSCRIBER, subscribers.c.status == _const("active"))
     stmt = dialect_insert(deliveries).from_select(
         ["digest_id", "subscriber_id", "status", "attempts", "reply", "updated_at",
-         "uncertain", "holder", "lease_until"], source)
+         "uncertain", "holder", "lease_until", "article_set"], source)
     upsert: Insert = stmt.on_conflict_do_update(
         index_elements=[deliveries.c.digest_id, deliveries.c.subscriber_id],
         set_={"status": _const("pending"), "updated_at": stmt.excluded.updated_at,
-              "holder": stmt.excluded.holder, "lease_until": stmt.excluded.lease_until},
+              "holder": stmt.excluded.holder, "lease_until": stmt.excluded.lease_until,
+              # a retry sends the articles of the first attempt
+              "article_set": func.coalesce(deliveries.c.article_set,
+                                           stmt.excluded.article_set)},
         where=owed(stmt.excluded.updated_at, _TAKEOVER),
     )
     return upsert

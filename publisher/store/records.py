@@ -29,6 +29,9 @@ class NewSubscriber:
     created_at: datetime | None = None  # None: now (a file being imported may say otherwise)
     updated_at: datetime | None = None  # when the status last changed
     reason: str | None = None  # why the status is what it is
+    cadence: str | None = None  # the reader's choices, as on the preference page
+    timezone: str | None = None
+    hour: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class Delivery:
     reply: str
     updated_at: datetime
     uncertain: int = 0  # attempts whose outcome nobody knows
+    article_set: int | None = None  # a chosen-cadence digest: the articles this row holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +90,8 @@ def subscriber_row(entry: NewSubscriber, now: datetime) -> dict[str, Any]:
     return {"email": entry.email.strip(), "email_key": address_key(entry.email),
             "name": entry.name, "tags": tags_text(entry.tags), "status": entry.status,
             "status_reason": entry.reason, "created_at": created,
-            "updated_at": entry.updated_at or created}
+            "updated_at": entry.updated_at or created, "cadence": entry.cadence,
+            "timezone": entry.timezone, "hour": entry.hour}
 
 
 def address_hash(email: str) -> str:
@@ -118,7 +123,8 @@ def check_value(value: str, allowed: tuple[str, ...], what: str) -> None:
 
 def to_subscriber(row: Row[Any]) -> Subscriber:
     return Subscriber(row.id, row.email, row.name, tags_of(row.tags), row.status,
-                      row.created_at, row.updated_at, row.status_reason)
+                      row.created_at, row.updated_at, row.status_reason, row.cadence,
+                      row.timezone, row.hour)
 
 
 def to_digest_record(row: Row[Any], article_ids: list[str]) -> DigestRecord:

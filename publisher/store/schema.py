@@ -32,8 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
-REVISION = "0003"  # the newest migration in migrations/versions/; a test checks it is the head
-SCHEMA_VERSION = 3  # kept in store_meta for people who look; the migrations go by REVISION
+REVISION = "0006"  # the newest migration in migrations/versions/; a test checks it is the head
+SCHEMA_VERSION = 6  # kept in store_meta for people who look; the migrations go by REVISION
 
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 SUPPRESSED = ("unsubscribed", "bounced", "complained")  # never made active again by an import
@@ -94,6 +94,11 @@ subscribers = Table(
     Column("status_reason", Text, nullable=True),  # e.g. the bounce reply
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # the reader's choices (the preference page): a choosable digest schedule's name, an
+    # IANA zone and a local hour; NULL = every digest, the site's zone, the schedule's time
+    Column("cadence", String(100), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("hour", Integer, nullable=True),
     _one_of("subscribers", "status", SUBSCRIBER_STATUSES),
     sqlite_autoincrement=True,  # an id is never used twice, even after a deletion
 )
@@ -109,6 +114,16 @@ digests = Table(
     Column("audience", Text, nullable=False, default=""),  # subscriber tags, "" = everyone
     Column("created_at", UTCDateTime(), nullable=False),
     Column("completed_at", UTCDateTime(), nullable=True),
+    # a digest readers choose as their cadence: its name, the choosable schedules when it
+    # was made, and every article it could hold for anyone (one id a line)
+    Column("cadence", String(100), nullable=True),
+    Column("cadences", Text, nullable=False, default="", server_default=""),
+    Column("pool", Text, nullable=False, default="", server_default=""),
+    # a local schedule's digest for one group of readers: their zone (zone_default 1: and
+    # readers without one) and their chosen hour (NULL: readers who chose none)
+    Column("zone", String(64), nullable=True),
+    Column("zone_default", Integer, nullable=False, default=0, server_default="0"),
+    Column("hour", Integer, nullable=True),
     UniqueConstraint("schedule", "due_at", name="digests_schedule_due_at"),
 )
 
@@ -140,11 +155,27 @@ deliveries = Table(
     # who claimed a pending row, and until when no other sender may take it over
     Column("holder", String(64), nullable=True),
     Column("lease_until", UTCDateTime(), nullable=True),
+    # the articles this reader's message holds (a chosen-cadence digest), fixed at the claim
+    Column("article_set", Integer, nullable=True),
     PrimaryKeyConstraint("digest_id", "subscriber_id"),  # one row per (digest, subscriber)
     _one_of("deliveries", "status", DELIVERY_STATUSES),
     sqlite_with_rowid=False,  # one b-tree to write per message instead of two
 )
 Index("deliveries_subscriber", deliveries.c.subscriber_id)
+
+# The distinct sets of articles a chosen-cadence digest's readers were sent: one row per
+# set (`key`: a hash of the ids), shared by every reader whose message holds it.
+article_sets = Table(
+    "article_sets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("digest_id", String(80), ForeignKey("digests.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("article_ids", Text, nullable=False),  # one id a line, newest first
+    Column("shown", Integer, nullable=False),  # how many the message lists; the rest linked
+    UniqueConstraint("digest_id", "key", name="article_sets_digest_key"),
+)
 
 # A digest as rendered once, for senders on other machines: they build each reader's
 # message from it without the articles, the templates or premailer.

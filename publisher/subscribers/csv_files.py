@@ -4,8 +4,11 @@ A CSV import never changes a subscriber already on the list, and never adds an
 address on the suppression list (unless `resubscribe`, and never one that
 unsubscribed), so it cannot bring back someone who left; importing a file twice
 changes nothing. An export holds everything an import needs to make the same
-list again: status, tags, dates, the reason for a status, and the removed
-addresses as their one-way hashes (`address_sha256`, with no address). Exported
+list again: status, tags, dates, the reason for a status, each reader's
+choices (cadence, time zone, hour), and the removed addresses as their
+one-way hashes (`address_sha256`, with no address). A cadence is read as
+written (a schedule may be made choosable after the import); a zone or an
+hour that cannot be one refuses its row. Exported
 cells that a spreadsheet would run as a formula are defused, and read back as
 they were.
 """
@@ -22,14 +25,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from publisher.errors import Problem, SubscriberError
+from publisher.schedule.files import SCHEDULE_NAME
 from publisher.store.database import NewSubscriber, Store
 from publisher.store.records import address_hash
 from publisher.store.schema import SUBSCRIBER_STATUSES, SUPPRESSED
 from publisher.subscribers.addresses import normalise_address, normalise_name, parse_tags, quoted
+from publisher.subscribers.preferences import check_hour, check_zone
 from publisher.subscribers.suppression import refusal
 
 HEADER = ("email", "name", "tags", "status", "created_at", "status_changed_at", "status_reason",
-          "address_sha256")
+          "address_sha256", "cadence", "timezone", "hour")
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 EMAIL_HEADERS = {"email", "e-mail", "email address", "email_address"}
@@ -92,9 +97,11 @@ def export_csv(store: Store) -> Iterator[str]:
     for s in store.iter_subscribers():
         yield _csv_line([_defuse(s.email), _defuse(s.name), _defuse(";".join(s.tags)), s.status,
                          _stamp(s.created_at), _stamp(s.updated_at),
-                         _defuse(s.status_reason or ""), ""])
+                         _defuse(s.status_reason or ""), "", s.cadence or "", s.timezone or "",
+                         "" if s.hour is None else str(s.hour)])
     for hashed, reason, since in store.iter_suppressions():
-        yield _csv_line(["", "", "", reason, _stamp(since), _stamp(since), "", hashed])
+        yield _csv_line(["", "", "", reason, _stamp(since), _stamp(since), "", hashed, "", "",
+                         ""])
 
 
 def _stamp(moment: datetime | None) -> str:
@@ -202,7 +209,16 @@ def _entry(cells: list[str], layout: _Layout, check_deliverability: bool) -> New
     return NewSubscriber(normalise_address(email, check_deliverability=check_deliverability),
                          normalise_name(_cell(cells, layout, "name")),
                          parse_tags(_cell(cells, layout, "tags")), status, created, changed,
-                         _cell(cells, layout, "status_reason") or None)
+                         _cell(cells, layout, "status_reason") or None,
+                         _cadence(_cell(cells, layout, "cadence")),
+                         check_zone(_cell(cells, layout, "timezone")),
+                         check_hour(_cell(cells, layout, "hour")))
+
+
+def _cadence(text: str) -> str | None:
+    if text and not SCHEDULE_NAME.fullmatch(text):
+        raise SubscriberError(f"cadence {quoted(text[:80])} is not a schedule name")
+    return text or None
 
 
 def _status(cells: list[str], layout: _Layout) -> str:

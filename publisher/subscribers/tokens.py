@@ -1,8 +1,12 @@
-"""Signed links for one subscriber and one purpose: unsubscribe and confirm.
+"""Signed links for one subscriber and one purpose: unsubscribe, confirm and preferences.
 
 An unsubscribe token is `<id>.<signature>` and never expires (a digest read a
 year later must still let its reader leave); a confirm token is
-`<id>.<unix time>.<signature>` and expires. The signature is an HMAC-SHA256
+`<id>.<unix time>.<signature>` and expires, and so does a preferences token
+(the same shape, another purpose): it changes what a reader receives, so an
+old forwarded digest should not do that for ever. A digest stamps its
+preferences links with its own creation time, so a message is the same bytes
+every time it is built. The signature is an HMAC-SHA256
 (itsdangerous, with a key derived from the secret and the purpose) over the
 subscriber id, the time, and the subscriber's address. The address is not in
 the token, so a link names nobody to whoever sees it, and it is bound to the
@@ -42,6 +46,7 @@ _UNSUBSCRIBE = "publisher.unsubscribe"
 _BOUNCE = "publisher.bounce"
 _DIGEST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 _CONFIRM = "publisher.confirm"
+_PREFERENCES = "publisher.preferences"
 _NUMBER = re.compile(r"[0-9]{1,19}")
 
 
@@ -67,22 +72,45 @@ def read_unsubscribe_token(secret: str, token: str, find: Lookup) -> Subscriber:
 
 def confirm_token(secret: str, subscriber: Subscriber, *, now: datetime) -> str:
     """The token of the link that confirms a new subscription, stamped with `now`."""
-    stamp = str(int(now.timestamp()))
-    return f"{subscriber.id}.{stamp}.{_sign(secret, _CONFIRM, subscriber, stamp)}"
+    return _stamped(secret, _CONFIRM, subscriber, now)
 
 
 def read_confirm_token(secret: str, token: str, find: Lookup, *, max_age: timedelta,
                        now: datetime) -> Subscriber:
     """The subscriber a confirm token was made for; `TokenExpired` once `max_age` has passed."""
+    return _read_stamped(secret, _CONFIRM, token, find, max_age, now,
+                         TokenExpired("this confirmation link has expired",
+                                      hint="subscribe again to receive a new link"))
+
+
+def preferences_token(secret: str, subscriber: Subscriber, *, issued: datetime) -> str:
+    """The token of a reader's preference page link, stamped with `issued`."""
+    return _stamped(secret, _PREFERENCES, subscriber, issued)
+
+
+def read_preferences_token(secret: str, token: str, find: Lookup, *, max_age: timedelta,
+                           now: datetime) -> Subscriber:
+    """The subscriber a preferences token was made for; `TokenExpired` once it is too old."""
+    return _read_stamped(secret, _PREFERENCES, token, find, max_age, now,
+                         TokenExpired("this link to your preferences has expired",
+                                      hint="use the link in the latest email you received"))
+
+
+def _stamped(secret: str, purpose: str, subscriber: Subscriber, moment: datetime) -> str:
+    stamp = str(int(moment.timestamp()))
+    return f"{subscriber.id}.{stamp}.{_sign(secret, purpose, subscriber, stamp)}"
+
+
+def _read_stamped(secret: str, purpose: str, token: str, find: Lookup, max_age: timedelta,
+                  now: datetime, expired: TokenExpired) -> Subscriber:
     parts = token.strip().split(".")
     if len(parts) != 3 or not _NUMBER.fullmatch(parts[0]) or not _NUMBER.fullmatch(parts[1]):
         raise _invalid()
     subscriber = find(int(parts[0]))
-    if subscriber is None or not _verify(secret, _CONFIRM, subscriber, parts[1], parts[2]):
+    if subscriber is None or not _verify(secret, purpose, subscriber, parts[1], parts[2]):
         raise _invalid()
     if now.timestamp() - int(parts[1]) > max_age.total_seconds():
-        raise TokenExpired("this confirmation link has expired",
-                           hint="subscribe again to receive a new link")
+        raise expired
     return subscriber
 
 

@@ -6,6 +6,8 @@
     GET  /confirm?token=...       a page with a button (changes nothing)
     POST /confirm                 confirms (pending -> active)
     GET  /unsubscribe?token=...   a page with a button (changes nothing)
+    GET  /preferences?token=...   the reader's topics, cadence, zone and hour (changes nothing)
+    POST /preferences             saves them, every value checked first
     POST /unsubscribe[?token=...] unsubscribes; also RFC 8058 one-click
                                   (body `List-Unsubscribe=One-Click`, token in the query)
     GET  anything else            a file of the published folder (see `web_static`)
@@ -46,7 +48,9 @@ from publisher.errors import (
 from publisher.mail.confirmation import HTML_TEMPLATE, TEXT_TEMPLATE, ConfirmationMail
 from publisher.mail.outgoing import open_transport
 from publisher.models import Clock
+from publisher.schedule.files import load_schedules
 from publisher.store.database import Store
+from publisher.subscribers.preferences import cadences_of, zone_names
 from publisher.text import plural
 from publisher.web.forms import (
     MailUnavailable,
@@ -65,19 +69,20 @@ from publisher.web.pages import (
     origin,
     server_error,
 )
+from publisher.web.preferences import PreferenceDesk, PreferenceView
 from publisher.web.preview import LOCAL_ROOT, LocalPreview, PreviewMode
 from publisher.web.static import StaticFiles
 
 log = logging.getLogger("publisher.web")
 
-SIGNING_KEY_USE = "the key that signs confirm and unsubscribe links"
+SIGNING_KEY_USE = "the key that signs confirm, unsubscribe and preference links"
 MAX_BODY = 64 * 1024  # the forms are a few hundred bytes
 BOT_TRAP = "website"  # a field the subscribe form hides from people; programs fill it in
 SERVICE_TEMPLATES = ("site/subscribed.html", "site/confirm.html", "site/unsubscribe.html",
-                     "site/service-error.html")
+                     "site/service-error.html", "site/preferences.html")
 MAIL_TEMPLATES = (TEXT_TEMPLATE, HTML_TEMPLATE)
 ALLOWED = {"/subscribe": "GET, HEAD, POST", "/confirm": "GET, HEAD, POST",
-           "/unsubscribe": "GET, HEAD, POST"}
+           "/unsubscribe": "GET, HEAD, POST", "/preferences": "GET, HEAD, POST"}
 FORM_ERRORS = {400: "the form could not be read",
                413: "the request is larger than this service accepts",
                404: "there is no page at this address"}
@@ -87,9 +92,11 @@ class Service:
     """The endpoints of the subscription service."""
 
     def __init__(self, subscriptions: Subscriptions, pages: Pages, limits: SubscribeLimits,
-                 confirm_hours: int, origins: frozenset[str], proxies: Networks) -> None:
+                 confirm_hours: int, origins: frozenset[str], proxies: Networks,
+                 desk: PreferenceDesk, site_zone: str) -> None:
         self.subscriptions, self.pages, self.limits = subscriptions, pages, limits
         self.confirm_hours, self.origins, self.proxies = confirm_hours, origins, proxies
+        self.desk, self.site_zone = desk, site_zone
 
     async def subscribe(self, request: Request) -> Response:
         path = request.url.path
@@ -109,13 +116,15 @@ class Service:
         async with limited(request).form(max_files=0, max_fields=200) as form:
             address = _text(form, "email")
             topics = [value for value in form.getlist("topics") if isinstance(value, str)]
+            when = {key: _text(form, key) for key in ("cadence", "timezone", "hour")}
             trapped = bool(_text(form, BOT_TRAP).strip())
         if trapped:  # only a program fills in the hidden field: it learns nothing
             log.info("a subscribe request filled in the hidden field: ignored")
             return self.pages.render(path, "site/subscribed.html",
                                      confirm_hours=self.confirm_hours)
         try:
-            await run_in_threadpool(self.subscriptions.subscribe, address, topics)
+            await run_in_threadpool(partial(self.subscriptions.subscribe, address, topics,
+                                            **when))
         except SubscriberError as exc:
             return self.pages.error(path, 400, exc.problem.message, exc.problem.hint)
         except (MailUnavailable, StoreError) as exc:
@@ -132,6 +141,26 @@ class Service:
         action = (self.subscriptions.unsubscribe if request.method == "POST"
                   else self.subscriptions.look_at_unsubscribe)
         return await self._link(request, action, "site/unsubscribe.html")
+
+    async def preferences(self, request: Request) -> Response:
+        """GET shows the reader's choices; POST saves them (the token in the form or query)."""
+        path, token = request.url.path, request.query_params.get("token", "")
+        try:
+            if request.method == "POST":
+                async with limited(request).form(max_files=0, max_fields=200) as form:
+                    token = _text(form, "token") or token
+                    topics = [v for v in form.getlist("topics") if isinstance(v, str)]
+                    values = {key: _text(form, key) for key in ("cadence", "timezone", "hour")}
+                view = await run_in_threadpool(partial(self.desk.save, token, topics=topics,
+                                                       **values))
+            else:
+                view = await run_in_threadpool(self.desk.look, token)
+        except (TokenError, SubscriberError) as exc:
+            return self.pages.error(path, 400, exc.problem.message, exc.problem.hint)
+        except StoreError as exc:
+            return self.unavailable(path, exc)
+        return self.pages.render(path, "site/preferences.html", 200, None,
+                                 **preference_page(view, self.site_zone))
 
     async def _link(self, request: Request, action: Callable[[str], Outcome],
                     template: str) -> Response:
@@ -201,18 +230,24 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
     web = settings.web
     limits = StoreLimits(store, web.subscribe_per_hour, timedelta(hours=1), web.resend_after,
                          clock)
+    cadences = cadences_of(load_schedules(settings))
     subscriptions = Subscriptions(
         store, secret, clock, mail, mailer, limits,
         confirm_ttl=timedelta(hours=web.confirm_ttl_hours),
-        service_url=settings.service_url, topics_folder=settings.output_path / "tags")
+        service_url=settings.service_url, topics_folder=settings.output_path / "tags",
+        cadences=cadences)
     origins = frozenset({origin(settings.base_url), origin(settings.service_url)})
     proxies = tuple(ipaddress.ip_network(p, strict=False) for p in web.trusted_proxies)
-    service = Service(subscriptions, pages, limits, web.confirm_ttl_hours, origins, proxies)
+    desk = PreferenceDesk(store, secret, clock, ttl=timedelta(days=web.preferences_ttl_days),
+                          output=settings.output_path, cadences=cadences)
+    service = Service(subscriptions, pages, limits, web.confirm_ttl_hours, origins, proxies,
+                      desk, settings.timezone)
     static = StaticFiles(settings.output_path, service.error_page)
     app = Starlette(
         routes=[Route("/subscribe", service.subscribe, methods=["POST"]),
                 Route("/confirm", service.confirm, methods=["GET", "POST"]),
                 Route("/unsubscribe", service.unsubscribe, methods=["GET", "POST"]),
+                Route("/preferences", service.preferences, methods=["GET", "POST"]),
                 Route("/{path:path}", static)],
         exception_handlers={HTTPException: service.http_error, Exception: server_error},
         lifespan=store.lifespan)
@@ -273,6 +308,18 @@ class StoreHandle:
             self.close()
             for closer in self._closers:
                 closer()
+
+
+def preference_page(view: PreferenceView, site_zone: str) -> dict[str, object]:
+    """The preference template's values: each choice on offer, and whether it is chosen."""
+    chosen = view.chosen
+    return {"state": view.state, "email": view.email, "token": view.token,
+            "unsubscribe_token": view.unsubscribe_token,
+            "topics": [(tag, tag.slug in chosen.topics) for tag in view.choices.topics],
+            "cadences": [(c, c.name == chosen.cadence) for c in view.choices.cadences],
+            "every_digest": chosen.cadence is None, "zones": zone_names(),
+            "zone": chosen.timezone or "", "site_zone": site_zone,
+            "hours": range(24), "hour": chosen.hour}
 
 
 def limited(request: Request) -> Request:

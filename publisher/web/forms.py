@@ -6,7 +6,8 @@ Double opt-in, with these rules:
   gets the same answer, so the answer tells nothing about the list. A new,
   pending, unsubscribed, bounced or complained address becomes (or stays) pending and is
   sent a confirmation link; an active one is told it is already subscribed.
-  Topics are kept when an address is first added.
+  Topics, cadence, zone and hour are kept when an address is first added (the
+  preference page changes them later).
 - Confirming moves a pending address to active, and nothing else: a link used
   twice says "already confirmed"; a link used after its address unsubscribed
   finds it unsubscribed and leaves it so. Only a new request through the form
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -34,8 +35,17 @@ from publisher.models import Clock, Subscriber
 from publisher.store.database import Store
 from publisher.store.schema import SUPPRESSED
 from publisher.subscribers.addresses import normalise_address
+from publisher.subscribers.preferences import (
+    Cadence,
+    Choices,
+    Preferences,
+    check_cadence,
+    check_hour,
+    check_zone,
+)
 from publisher.subscribers.tokens import (
     confirm_token,
+    preferences_token,
     read_confirm_token,
     read_unsubscribe_token,
     unsubscribe_token,
@@ -70,40 +80,51 @@ class Subscriptions:
 
     def __init__(self, store: Callable[[], Store], secret: str, clock: Clock,
                  mail: ConfirmationMail, mailer: SharedMailer, limits: SubscribeLimits, *,
-                 confirm_ttl: timedelta, service_url: str, topics_folder: Path) -> None:
+                 confirm_ttl: timedelta, service_url: str, topics_folder: Path,
+                 cadences: Sequence[Cadence] = ()) -> None:
         self.store, self.secret, self.clock = store, secret, clock
         self.mail, self.mailer, self.limits = mail, mailer, limits
         self.confirm_ttl = confirm_ttl
         self.service_url = service_url
         self.topics_folder = topics_folder
+        self.choices = Choices((), tuple(cadences))  # topics: `known_topics` keeps the known
         self._lock = threading.Lock()  # a read and the write it decides go together
 
-    def subscribe(self, address: str, topics: Iterable[str]) -> None:
+    def subscribe(self, address: str, topics: Iterable[str], cadence: str = "",
+                  timezone: str = "", hour: str = "") -> None:
         """Record the request and send its one message, unless one went to the address
-        lately; `SubscriberError` if the address is not one, `MailUnavailable` if the
-        message cannot be sent."""
+        lately; `SubscriberError` if the address (or a cadence, zone or hour) is not one,
+        `MailUnavailable` if the message cannot be sent."""
         if len(address) > MAX_ADDRESS_LENGTH:
             raise SubscriberError("this address is too long to be an email address",
                                   hint="write it as name@example.org")
         email = normalise_address(address)
+        chosen = Preferences(self.known_topics(topics), check_cadence(self.choices, cadence),
+                             check_zone(timezone), check_hour(hour))
         now = self.clock()
         with self._lock:
-            subscriber, _ = self.store().add_subscriber(email, "", self.known_topics(topics),
-                                                        status="pending", now=now)
+            subscriber, created = self.store().add_subscriber(email, "", chosen.topics,
+                                                              status="pending", now=now)
+            if created and (chosen.cadence or chosen.timezone or chosen.hour is not None):
+                self.store().set_preferences(subscriber.id, tags=chosen.topics,
+                                             cadence=chosen.cadence, timezone=chosen.timezone,
+                                             hour=chosen.hour)
             if subscriber.status in SUPPRESSED:
                 self.store().set_subscriber_status(subscriber.id, "pending", now=now,
                                                    reason="asked again through the web form")
         if not self.limits.recipient(subscriber.email):
             log.info("a subscribe request for an address mailed lately: no message sent")
             return
+        choices = self.link("preferences", preferences_token(self.secret, subscriber, issued=now))
         if subscriber.status == "active":
             token = unsubscribe_token(self.secret, subscriber)
             message = self.mail.build(subscriber.email, confirm_url=None, now=now,
-                                      unsubscribe_url=self.link("unsubscribe", token))
+                                      unsubscribe_url=self.link("unsubscribe", token),
+                                      preferences_url=choices)
         else:
             token = confirm_token(self.secret, subscriber, now=now)
             message = self.mail.build(subscriber.email, confirm_url=self.link("confirm", token),
-                                      unsubscribe_url=None, now=now)
+                                      unsubscribe_url=None, now=now, preferences_url=choices)
         self.send(subscriber.email, message)
 
     def known_topics(self, topics: Iterable[str]) -> tuple[str, ...]:

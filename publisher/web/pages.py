@@ -22,7 +22,7 @@ from publisher.config import Settings
 
 log = logging.getLogger("publisher.web")
 
-SERVICE_PATHS = ("/subscribe", "/confirm", "/unsubscribe")
+SERVICE_PATHS = ("/subscribe", "/confirm", "/unsubscribe", "/preferences")
 DIGEST_COPIES = "/digests/"
 HEADINGS = {400: "This request cannot be used", 403: "This form cannot be sent from here",
             404: "Page not found",

@@ -287,11 +287,29 @@ def test_the_subscribe_form_posts_to_the_service_with_labelled_fields(make_site:
         ("email", "email", "Email address"),
         ("topics", "checkbox", "Harbour"),
         ("topics", "checkbox", "Transport"),
+        ("timezone", None, "Time zone"),
+        ("hour", None, "Hour"),
         ("website", "text", "Leave this field empty"),  # the bot trap, hidden from people
     ]
     assert [f.get("value") for f in fields[1:3]] == ["harbour", "transport"]
     assert texts(form, ".//legend")[0].startswith("Topics (optional")
     assert "required" in form.inputs["email"].attrib
+    assert form.inputs["timezone"].value == "" and form.inputs["hour"].value == ""
+    assert "Pacific/Auckland" in form.inputs["timezone"].value_options
+
+
+def test_the_subscribe_form_offers_the_digests_readers_may_choose(make_site: SiteFactory,
+                                                                   clock) -> None:
+    root = make_site({**ARTICLES, "schedules/daily.toml": 'action = "digest"\ncron = '
+                      '"0 7 * * *"\nchoosable = true\nlabel = "Every morning"\n'})
+    publish.build(settings_of(root), clock)
+    [form] = page(root, "subscribe/index.html").forms
+    assert form.inputs["cadence"].value_options == ["", "daily"]
+    assert form.inputs["cadence"].value == ""  # every digest, unless the reader chooses
+    (root / "schedules/daily.toml").write_text('action = "digest"\nevery = "soon"\n')
+    publish.build(settings_of(root), clock)  # a broken schedule file does not stop a build
+    [form] = page(root, "subscribe/index.html").forms
+    assert "cadence" not in form.inputs
 
 
 def test_no_page_needs_javascript_and_each_has_a_language_and_a_skip_link(root: Path) -> None:
@@ -479,7 +497,8 @@ def test_crawlers_find_a_sitemap_robots_txt_icons_and_open_graph(root: Path) -> 
     assert len(listed) == len(list(public.rglob("*.html"))) - 1  # all but 404.html
     assert (public / "robots.txt").read_text() == (
         f"User-agent: *\nDisallow: {urlsplit(BASE).path}confirm\n"
-        f"Disallow: {urlsplit(BASE).path}unsubscribe\n\nSitemap: {BASE}sitemap.xml\n")
+        f"Disallow: {urlsplit(BASE).path}unsubscribe\n"
+        f"Disallow: {urlsplit(BASE).path}preferences\n\nSitemap: {BASE}sitemap.xml\n")
     html = page(root, "2026/11/ferry-fares-rise/index.html")
     meta = {m.get("property"): m.get("content") for m in html.xpath("//meta[@property]")}
     assert (meta["og:type"], meta["og:url"], meta["og:image"]) == (

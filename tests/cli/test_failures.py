@@ -71,5 +71,5 @@ def test_a_reader_that_goes_away_ends_the_output_quietly(make_site: SiteFactory)
     result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
                             text=True, check=False)
     assert result.stdout == ("email,name,tags,status,created_at,status_changed_at,status_reason,"
-                             "address_sha256\n")
+                             "address_sha256,cadence,timezone,hour\n")
     assert result.stderr == ""

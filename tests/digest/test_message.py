@@ -40,6 +40,8 @@ ARTICLES = {
 ANA_TOKEN = "eyJzdWIiOjQyLCJwIjoidW5zdWIifQ.ZkQ3ab-Cd_Ef12GhIjKlMnOpQrStUv"
 BEN_TOKEN = "eyJzdWIiOjQzLCJwIjoidW5zdWIifQ.Xy9zz-Qq_Rr34StUvWxYzAbCdEfGhI"
 UNSUBSCRIBE = "https://news.example.org/unsubscribe?token="
+PREFERENCES = "https://news.example.org/preferences?token="
+ANA_CHOICES = "42.1795000000.Xy_z-0123456789abcdefghijkLMNOPQRS"
 
 
 def make(make_site: SiteFactory, config: str = CONFIG,
@@ -105,7 +107,7 @@ def test_text_first_then_html_in_utf8_quoted_printable(made) -> None:
 
 def test_each_recipient_gets_their_own_link_and_greeting(made) -> None:
     _, _, template = made
-    ana = parse(template.build(42, "ana@example.org", "Ana", ANA_TOKEN))
+    ana = parse(template.build(42, "ana@example.org", "Ana", ANA_TOKEN, ANA_CHOICES))
     ben = parse(template.build(43, "ben@example.org", "", BEN_TOKEN))
     ana_text, ana_html = bodies(ana)
     ben_text, ben_html = bodies(ben)
@@ -113,6 +115,9 @@ def test_each_recipient_gets_their_own_link_and_greeting(made) -> None:
     assert f'<a href="{UNSUBSCRIBE}{BEN_TOKEN}"' in ben_html
     assert f"Unsubscribe: {UNSUBSCRIBE}{ANA_TOKEN}\n" in ana_text
     assert f"Unsubscribe: {UNSUBSCRIBE}{BEN_TOKEN}\n" in ben_text
+    assert f'<a href="{PREFERENCES}{ANA_CHOICES}"' in ana_html
+    assert f"Change what you receive: {PREFERENCES}{ANA_CHOICES}\n" in ana_text
+    assert ANA_CHOICES not in ben.as_string()
     assert '<p class="greeting" style="margin:16px 0 0 0">Hi Ana,</p>' in ana_html
     assert '<p class="greeting" style="margin:16px 0 0 0">Hi there,</p>' in ben_html
     assert "\n\nHi Ana,\n\n" in ana_text
@@ -126,8 +131,10 @@ def test_each_recipient_gets_their_own_link_and_greeting(made) -> None:
 def test_decoded_bodies_are_the_rendered_digest_with_the_recipients_values(made) -> None:
     _, rendered, template = made
     name = 'Zoë <b>"Z"</b> & co'
-    text, html = bodies(parse(template.build(7, "zoe@example.org", name, ANA_TOKEN)))
-    values = recipient_values(name, "zoe@example.org", UNSUBSCRIBE + ANA_TOKEN)
+    text, html = bodies(parse(template.build(7, "zoe@example.org", name, ANA_TOKEN,
+                                             ANA_CHOICES)))
+    values = recipient_values(name, "zoe@example.org", UNSUBSCRIBE + ANA_TOKEN,
+                              PREFERENCES + ANA_CHOICES)
     assert html == fill(rendered.html, values, escape=True)
     assert text == fill(rendered.text, values, escape=False)
     assert "Hi Zoë &lt;b&gt;&#34;Z&#34;&lt;/b&gt; &amp; co,</p>" in html

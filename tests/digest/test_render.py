@@ -34,6 +34,7 @@ ARTICLES = {
                                  id="bridge", image="/images/bridge.jpg"),
 }
 UNSUBSCRIBE = PLACEHOLDERS["unsubscribe_url"]
+PREFERENCES = PLACEHOLDERS["preferences_url"]
 GREETING = PLACEHOLDERS["greeting"]
 DEFAULT_HTML = (default_theme_path() / "email" / "digest.html").read_text(encoding="utf-8")
 
@@ -156,6 +157,7 @@ def test_the_header_links_the_browser_copy_and_the_footer_has_address_and_unsubs
     assert links["View this digest in your browser"] == (
         "https://news.example.org/digests/weekly-20261125-0700.html")
     assert links["Unsubscribe"] == UNSUBSCRIBE
+    assert links["Change what you receive"] == PREFERENCES
     footer = page.find_class("footer")[0]
     assert "1 Test Street, Testville" in footer.text_content()
     assert footer.xpath(".//a[text()='Unsubscribe']")
@@ -164,7 +166,7 @@ def test_the_header_links_the_browser_copy_and_the_footer_has_address_and_unsubs
 def test_every_link_and_image_is_absolute(page) -> None:
     urls = [*page.xpath("//@href"), *page.xpath("//@src")]
     assert urls
-    assert all(u.startswith("https://") or u == UNSUBSCRIBE for u in urls), urls
+    assert all(u.startswith("https://") or u in (UNSUBSCRIBE, PREFERENCES) for u in urls), urls
 
 
 def test_css_is_inlined_and_only_media_queries_stay_in_a_style_block(page) -> None:
@@ -238,10 +240,12 @@ def test_the_web_copy_has_no_personal_values(rendered: DigestRender) -> None:
     assert PATTERN.search(rendered.rendered.web_html) is None
     links = {a.text_content().strip(): a.get("href") for a in web.iter("a")}
     assert links["Unsubscribe"] == "https://news.example.org/subscribe"
+    assert links["Change what you receive"] == "https://news.example.org/subscribe"
     assert web.find_class("greeting")[0].text_content() == "Hi there,"
-    assert rendered.rendered.web_html.replace("https://news.example.org/subscribe", UNSUBSCRIBE
-                                              ).replace("Hi there,", GREETING
-                                                        ) == rendered.rendered.html
+    personal = rendered.rendered.html.replace(UNSUBSCRIBE, "https://news.example.org/subscribe"
+                                              ).replace(PREFERENCES,
+                                                        "https://news.example.org/subscribe")
+    assert rendered.rendered.web_html == personal.replace(GREETING, "Hi there,")
 
 
 def test_the_web_copy_points_to_the_web_service_when_it_has_its_own_url(
@@ -283,6 +287,7 @@ View this digest in your browser:
 https://news.example.org/digests/weekly-20261125-0700.html
 
 You receive this digest because you subscribed to Test Gazette.
+Change what you receive: {PREFERENCES}
 Unsubscribe: {UNSUBSCRIBE}
 
 1 Test Street, Testville

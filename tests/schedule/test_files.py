@@ -163,9 +163,9 @@ def test_publisher_check_validates_schedules(make_site: SiteFactory) -> None:
     result = CliRunner().invoke(cli, ["--site", str(root), "check"])
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == ("error: schedules/s.toml:3: colour: unknown key\n"
-                             "  hint: known keys: action, catch_up, cron, deploy, enabled, every, "
-                             "mailbox, max_items, min_items, name, password_env, tags, "
-                             "timezone\n")
+                             "  hint: known keys: action, catch_up, choosable, cron, deploy, "
+                             "enabled, every, label, local, mailbox, max_items, min_items, "
+                             "name, password_env, tags, timezone\n")
 
 
 def test_the_sample_site_and_a_new_site_come_with_valid_schedules(tmp_path: Path) -> None:
@@ -179,3 +179,49 @@ def test_the_sample_site_and_a_new_site_come_with_valid_schedules(tmp_path: Path
     assert result.exit_code == 0, result.output
     [feed] = load_schedules(load_settings(tmp_path / "new"))
     assert (feed.name, feed.action, feed.every) == ("feed", "build", timedelta(minutes=15))
+
+
+def test_a_digest_readers_may_choose_carries_its_label(make_site: SiteFactory) -> None:
+    root = make_site({
+        "schedules/daily.toml": 'action = "digest"\ncron = "0 7 * * *"\nchoosable = true\n'
+                                'label = "Every morning"\n',
+        "schedules/weekly.toml": 'action = "digest"\ncron = "0 9 * * sat"\nchoosable = true\n',
+        "schedules/special.toml": 'action = "digest"\ncron = "0 9 1 * *"\n',
+    })
+    found = {s.name: (s.choosable, s.label) for s in load_schedules(load_settings(root))}
+    assert found == {"daily": (True, "Every morning"), "special": (False, ""),
+                     "weekly": (True, "weekly")}
+
+
+def test_choosable_and_label_are_checked_like_the_other_keys(make_site: SiteFactory) -> None:
+    root = make_site({
+        "schedules/a.toml": 'action = "build"\nevery = "1h"\nchoosable = true\n',
+        "schedules/b.toml": 'action = "digest"\nevery = "1d"\nlabel = "Daily"\n',
+        "schedules/c.toml": 'action = "digest"\nevery = "1d"\nchoosable = "yes please"\n',
+    })
+    assert problems_of(root) == [
+        "schedules/a.toml:3: choosable: only a digest schedule takes this key\n"
+        '  hint: remove it, or set action = "digest"',
+        "schedules/b.toml:3: label: only a schedule readers may choose has a label\n"
+        "  hint: add choosable = true, or remove the label",
+        "schedules/c.toml:3: choosable: must be true or false",
+    ]
+
+
+def test_a_local_schedule_needs_a_time_of_day(make_site: SiteFactory) -> None:
+    root = make_site({
+        "schedules/a.toml": 'action = "digest"\nevery = "1d"\nlocal = true\n',
+        "schedules/b.toml": 'action = "build"\ncron = "0 7 * * *"\nlocal = true\n',
+        "schedules/c.toml": 'action = "digest"\ncron = "0 7 * * *"\nlocal = true\n',
+    })
+    assert problems_of(root) == [
+        "schedules/a.toml:3: local: a local schedule needs `cron`: `every` counts absolute "
+        "time, the same in every zone\n"
+        '  hint: write the time of day, e.g. cron = "0 7 * * *", or remove local',
+        "schedules/b.toml:3: local: only a digest schedule takes this key\n"
+        '  hint: remove it, or set action = "digest"',
+    ]
+    (root / "schedules/a.toml").unlink()
+    (root / "schedules/b.toml").unlink()
+    [local] = load_schedules(load_settings(root))
+    assert (local.local, local.cron, local.group) == (True, "0 7 * * *", None)

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from publisher.store.database import Store
 from publisher.store.migrate import head_revision, upgrade
-from publisher.store.schema import REVISION
+from publisher.store.schema import REVISION, SCHEMA_VERSION
 from tests.postgres import PG_ENV, postgres_url
 from tests.store.test_store import POSTGRES
 
@@ -169,3 +169,45 @@ def test_the_baseline_is_exactly_what_the_first_release_made(tmp_path: Path) -> 
 @pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"needs {PG_ENV}")
 def test_postgres_fixture_is_in_use() -> None:
     assert os.environ[PG_ENV].startswith("postgresql")
+
+
+@pytest.fixture(params=["sqlite", POSTGRES])
+def store_at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a store as the release before reader preferences left it, with a reader."""
+    urls = iter([f"sqlite:///{tmp_path / 'r3.db'}"]) if request.param == "sqlite" \
+        else postgres_url()
+    for url in urls:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            upgrade(conn, None, target="0003")
+            conn.execute(text(
+                "INSERT INTO subscribers (email, email_key, name, tags, status, created_at, "
+                "updated_at) VALUES ('ann@example.org', 'ann@example.org', 'Ann', 'ferry', "
+                "'active', '2026-11-20 07:00:00', '2026-11-20 07:00:00')"))
+        engine.dispose()
+        yield url
+
+
+def test_a_store_before_preferences_is_upgraded_in_place_and_readers_keep_everything(
+        store_at_0003: str) -> None:
+    with Store.open(store_at_0003) as store:
+        ann = store.get_subscriber("ann@example.org")
+        assert ann is not None
+        assert (ann.name, ann.tags, ann.status) == ("Ann", ("ferry",), "active")
+        assert (ann.cadence, ann.timezone, ann.hour) == (None, None, None)
+        assert store.set_preferences(ann.id, tags=("ferry", "council"), cadence="weekly",
+                                     timezone="Pacific/Chatham", hour=23)
+        assert store.set_preferences(ann.id + 1, tags=(), cadence=None, timezone=None,
+                                     hour=None) is False
+    with Store.open(store_at_0003) as store:  # opened again: nothing to migrate
+        again = store.get_subscriber("ann@example.org")
+        assert again is not None
+        assert (again.tags, again.cadence, again.timezone, again.hour) == (
+            ("ferry", "council"), "weekly", "Pacific/Chatham", 23)
+        assert again.updated_at == ann.updated_at  # choosing is not a change of status
+    engine = create_engine(store_at_0003)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == REVISION
+        assert conn.execute(text("SELECT value FROM store_meta WHERE key = 'schema_version'")
+                            ).scalar() == str(SCHEMA_VERSION)
+    engine.dispose()

@@ -230,10 +230,11 @@ def test_export_lists_everyone_in_joining_order(store: Store, tmp_path: Path) ->
     store.set_subscriber_status(ann.id, "bounced", now=LATER, reason="550 5.1.1 gone")
     text = "".join(export_csv(store))
     assert text == (
-        "email,name,tags,status,created_at,status_changed_at,status_reason,address_sha256\n"
-        "zed@example.org,Zed,b;a,active,2026-11-25T12:00:00Z,2026-11-25T12:00:00Z,,\n"
+        "email,name,tags,status,created_at,status_changed_at,status_reason,address_sha256,"
+        "cadence,timezone,hour\n"
+        "zed@example.org,Zed,b;a,active,2026-11-25T12:00:00Z,2026-11-25T12:00:00Z,,,,,\n"
         "Ann@example.org,\"Lee, Ann\",,bounced,2026-11-25T12:00:00Z,2026-11-26T12:00:00Z,"
-        "550 5.1.1 gone,\n"
+        "550 5.1.1 gone,,,,\n"
     )
     assert "".join(export_csv(store)) == text
 
@@ -245,7 +246,7 @@ def test_export_defuses_formulas_and_import_reads_them_back(
     text = "".join(export_csv(store))
     assert text.splitlines()[1] == (  # tags are slugs, so "-x" is "x": nothing to defuse
         "'=1+2@example.org,\"'=HYPERLINK(\"\"http://x\"\")\",x,active,2026-11-25T12:00:00Z,"
-        "2026-11-25T12:00:00Z,,")
+        "2026-11-25T12:00:00Z,,,,,")
     with Store.open(f"sqlite:///{tmp_path / 'copy.db'}") as copy:
         report = import_csv(copy, write(tmp_path, "export.csv", text), now=NOW)
         assert (report.imported, report.rejected) == (1, ())
@@ -296,15 +297,18 @@ def test_list_shows_a_table_in_the_site_timezone(make_site: SiteFactory) -> None
     site = make_site()
     assert run(site, "list") == (0, "no subscribers\n", "")
     with Store.open(load_settings(site).store_url) as store:
-        store.add_subscriber("ann@example.org", "Ann Lee", ("news", "ferry"), now=NOW)
+        ann, _ = store.add_subscriber("ann@example.org", "Ann Lee", ("news", "ferry"), now=NOW)
         bob, _ = store.add_subscriber("bob@example.org", now=NOW)
         store.set_subscriber_status(bob.id, "bounced", now=NOW)
+        store.set_preferences(ann.id, tags=("news", "ferry"), cadence="weekly",
+                              timezone="Pacific/Auckland", hour=7)
     code, out, err = run(site, "list")
     assert (code, err) == (0, "")
     assert out.splitlines() == [
-        "EMAIL                            STATUS       JOINED      NAME                     TAGS",
+        "EMAIL                            STATUS       JOINED      NAME                     "
+        "CADENCE          ZONE AND HOUR              TAGS",
         "ann@example.org                  active       2026-11-25  Ann Lee                  "
-        "news, ferry",
+        "weekly           Pacific/Auckland 07:00     news, ferry",
         "bob@example.org                  bounced      2026-11-25",
         "2 subscribers",
     ]
@@ -354,8 +358,8 @@ def test_export_to_a_file_and_to_standard_output(make_site: SiteFactory) -> None
     with Store.open(load_settings(site).store_url) as store:
         store.add_subscriber("ann@example.org", "Ann", now=NOW)
     expected = ("email,name,tags,status,created_at,status_changed_at,status_reason,"
-                "address_sha256\nann@example.org,Ann,,active,2026-11-25T12:00:00Z,"
-                "2026-11-25T12:00:00Z,,\n")
+                "address_sha256,cadence,timezone,hour\nann@example.org,Ann,,active,"
+                "2026-11-25T12:00:00Z,2026-11-25T12:00:00Z,,,,,\n")
     target = site / "out" / "list.csv"
     target.parent.mkdir()
     assert run(site, "export", str(target)) == (0, f"exported 1 subscriber to {target}\n", "")

@@ -847,15 +847,15 @@ def test_a_missing_secret_stops_the_start(site: Path, monkeypatch: pytest.Monkey
         create_app(settings_of(site))
     assert str(caught.value.problems[0]) == (
         "the environment variable PUBLISHER_SECRET_KEY is not set\n"
-        "  hint: export PUBLISHER_SECRET_KEY=... (the key that signs confirm and unsubscribe "
-        "links); secrets are never read from publisher.toml")
+        "  hint: export PUBLISHER_SECRET_KEY=... (the key that signs confirm, unsubscribe and "
+        "preference links); secrets are never read from publisher.toml")
     result = CliRunner().invoke(cli, ["--site", str(site), "serve", "--port", "8765"])
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == (
         "error: the environment variable PUBLISHER_SECRET_KEY is not set\n"
-        "  hint: export PUBLISHER_SECRET_KEY=... (the key that signs confirm and unsubscribe "
-        "links); secrets are never read from publisher.toml\n")
+        "  hint: export PUBLISHER_SECRET_KEY=... (the key that signs confirm, unsubscribe and "
+        "preference links); secrets are never read from publisher.toml\n")
 
 
 def test_a_port_in_use_is_said_plainly(site: Path) -> None:

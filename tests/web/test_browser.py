@@ -365,3 +365,52 @@ def test_the_sample_site_as_built_for_production_previews_locally(
         context.close()
     after = {p: p.read_bytes() for p in (root / "public").rglob("*") if p.is_file()}
     assert after == built  # the production output is what the build wrote
+
+
+def preferences_link(root: Path, address: str) -> str:
+    box = mailbox.Maildir(root / "outbox", create=False)
+    for key in box.iterkeys():
+        message = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
+        if message["To"] == address:
+            part = cast(EmailMessage, message).get_body(("plain",))
+            assert part is not None
+            return re.findall(r"http://\S+/preferences\?token=\S+", part.get_content())[0]
+    raise AssertionError(f"no message to {address} in the outbox")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_reader_chooses_on_the_form_and_changes_it_later_without_javascript(
+        served: Served, browser: Browser, tmp_path: Path, width: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900},
+                                  java_script_enabled=False)
+    reader = Reader(context.new_page(), width, tmp_path)
+    page = reader.page
+    address = f"chooser{width}@example.org"
+    page.goto(served.url + "subscribe/")
+    page.get_by_label("Email address").fill(address)
+    page.get_by_label("Transport").check()
+    page.get_by_label("Time zone").select_option("Pacific/Auckland")
+    page.get_by_label("Hour").select_option("7")
+    reader.check("subscribe-choices")
+    page.get_by_role("button", name="Subscribe").click()
+    assert reader.heading() == "Check your inbox"
+    page.goto(preferences_link(served.root, address))
+    assert reader.heading() == "Your preferences"
+    reader.check("preferences")
+    assert page.get_by_label("Transport").is_checked()
+    assert page.get_by_label("Time zone").input_value() == "Pacific/Auckland"
+    assert page.get_by_label("Hour").input_value() == "7"
+    page.get_by_label("Transport").uncheck()
+    page.get_by_label("Harbour").check()
+    page.get_by_label("Time zone").select_option("Asia/Tokyo")
+    page.get_by_label("Hour").select_option("18")
+    page.get_by_role("button", name="Save my choices").click()
+    assert reader.heading() == "Your preferences"
+    assert "Your choices are saved." in page.locator("main").inner_text()
+    reader.check("saved")
+    context.close()
+    with Store.open(load_settings(served.root).store_url) as store:
+        subscriber = store.get_subscriber(address)
+    assert subscriber is not None
+    assert (subscriber.tags, subscriber.timezone, subscriber.hour) == (
+        ("harbour",), "Asia/Tokyo", 18)

@@ -1,0 +1,140 @@
+"""Each reader's own articles in a digest readers choose as their cadence, rendered once per set.
+
+A reader who changes cadence must never miss an article nor get one twice, so
+the articles of their message are worked out from what they received, not from
+the schedule: every article of the digest's pool that matches their topics,
+that none of their messages held, and that was not yet in the pool of the last
+digest they received (that one could already have held it; for a first
+message: dated within the schedule's period). Newest first; beyond
+`max_items`, the rest is left to a link to the site (and counts as sent).
+
+Readers with the same articles share one rendering (and its premailer pass);
+each message is spliced from it as usual. The set is recorded on the reader's
+ledger row when it is claimed, so a retry sends the same articles.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence, Set
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+from publisher.delivery.ledger import Message
+from publisher.digest.message import Envelope, MessageTemplate
+from publisher.digest.render import RenderOptions, render_digest
+from publisher.models import Article, Digest, Subscriber
+
+RENDERINGS_KEPT = 256  # distinct article sets kept rendered at once
+
+
+class History(Protocol):
+    """What a reader received before; `publisher.store.readersets.ReaderHistory`."""
+
+    @property
+    def received(self) -> Set[str]: ...
+
+    @property
+    def last_pool(self) -> Set[str] | None: ...
+
+
+class Readers(Protocol):
+    """What tailoring asks the store; `publisher.store.Store` answers."""
+
+    def reader_history(self, subscriber_id: int, before: str, *,
+                       since: datetime | None = None) -> History: ...
+
+    def article_set_for(self, digest_id: str, article_ids: Sequence[str], shown: int) -> int: ...
+
+    def article_set(self, set_id: int) -> tuple[tuple[str, ...], int]: ...
+
+    def delivery_set(self, digest_id: str, subscriber_id: int) -> int | None: ...
+
+
+def owed_articles(pool: Sequence[Article], topics: Sequence[str], history: History, *,
+                  since: datetime) -> list[Article]:
+    """A reader's articles out of `pool` (see the module's docstring), newest first."""
+    wanted = set(topics)
+    last = history.last_pool
+    chosen = [a for a in pool
+              if a.id not in history.received
+              and (not wanted or any(tag.slug in wanted for tag in a.tags))
+              and (a.id not in last if last is not None else a.date >= since)]
+    chosen.sort(key=lambda a: (a.date, a.id), reverse=True)
+    return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class Tailoring:
+    """One chosen-cadence digest: its pool of articles and how to render and sign."""
+
+    digest: Digest
+    pool: tuple[Article, ...]
+    since: datetime  # how far back a reader's first message reaches
+    max_items: int
+    horizon: datetime  # the oldest article date in the pool: older history cannot matter
+    options: RenderOptions
+    envelope: Envelope
+    links: Callable[[Subscriber], tuple[str, str]]  # (unsubscribe, preferences) tokens
+
+
+class Tailor:
+    """Makes each reader's message; safe to call from the dispatcher's threads."""
+
+    def __init__(self, store: Readers, tailoring: Tailoring) -> None:
+        self.store, self.t = store, tailoring
+        self.by_id = {a.id: a for a in tailoring.pool}
+        self._templates: OrderedDict[tuple[str, ...], MessageTemplate] = OrderedDict()
+        self._set_ids: dict[tuple[str, ...], int] = {}
+        self._lock = threading.Lock()
+        self.renderings = 0  # how many distinct sets were rendered (for the benchmark)
+
+    def __call__(self, subscriber: Subscriber) -> Message:
+        digest = self.t.digest
+        set_id = self.store.delivery_set(digest.id, subscriber.id)
+        if set_id is not None:  # a retry: the articles of the first attempt
+            ids, shown = self.store.article_set(set_id)
+        else:
+            history = self.store.reader_history(subscriber.id, digest.id,
+                                                since=self.t.horizon)
+            owed = owed_articles(self.t.pool, subscriber.tags, history, since=self.t.since)
+            if not owed:
+                return Message(None)
+            ids, shown = tuple(a.id for a in owed), min(len(owed), self.t.max_items)
+            set_id = self._set_id(ids, shown)
+        unsubscribe, preferences = self.t.links(subscriber)
+        message = self.template(ids, shown).build(subscriber.id, subscriber.email,
+                                                  subscriber.name, unsubscribe, preferences)
+        return Message(message, set_id)
+
+    def _set_id(self, ids: tuple[str, ...], shown: int) -> int:
+        """The stored set's id, asked of the store once per distinct set."""
+        key = (*ids, str(shown))
+        with self._lock:
+            found = self._set_ids.get(key)
+        if found is None:
+            found = self.store.article_set_for(self.t.digest.id, ids, shown)
+            with self._lock:
+                self._set_ids[key] = found
+        return found
+
+    def template(self, ids: tuple[str, ...], shown: int) -> MessageTemplate:
+        """The message template of one article set, rendered on first use."""
+        key = (*ids[:shown], str(len(ids) - shown))
+        with self._lock:
+            found = self._templates.get(key)
+            if found is not None:
+                self._templates.move_to_end(key)
+                return found
+            articles = [self.by_id[i] for i in ids[:shown] if i in self.by_id]
+            digest = replace(self.t.digest, article_ids=tuple(a.id for a in articles))
+            rendered = render_digest(self.t.options, digest, articles,
+                                     more=len(ids) - shown).rendered
+            template = MessageTemplate(self.t.envelope, digest, rendered)
+            self.renderings += 1
+            self._templates[key] = template
+            if len(self._templates) > RENDERINGS_KEPT:
+                self._templates.popitem(last=False)
+            return template

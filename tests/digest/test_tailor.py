@@ -1,0 +1,141 @@
+"""Each reader's own articles: chosen from what they received, rendered once per distinct set.
+
+A real site's articles and a real SQLite store; the ledger rows are written by
+the store's own claim and outcomes, as the dispatcher writes them.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from publisher import publish
+from publisher.digest.tailor import Tailor, Tailoring, owed_articles
+from publisher.models import Article, Subscriber, Tag
+from publisher.send import envelope, render_options
+from publisher.store.database import NewSubscriber, Store
+from publisher.store.readersets import ReaderHistory
+from tests.conftest import MAIL_CONFIG, NOW, SiteFactory, article, settings_of
+
+DUE = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+FILES: dict[str, str | bytes] = {
+    "content/a.md": article("Alpha", "2026-11-24 09:00", id="a", tags="[Harbour]"),
+    "content/b.md": article("Beta", "2026-11-23 09:00", id="b", tags="[Town]"),
+    "content/c.md": article("Gamma", "2026-11-15 09:00", id="c", tags="[Town]"),
+}
+
+
+@pytest.fixture
+def tailored(make_site: SiteFactory, tmp_path: Path) -> tuple[Tailor, Store]:
+    settings = settings_of(make_site(FILES, config=MAIL_CONFIG))
+    content = publish.read_source(settings).content
+    store = Store.open(settings.store_url)
+    store.add_subscribers([NewSubscriber(f"r{n}@example.org", "", ("harbour",) if n % 2 else ())
+                           for n in range(40)], now=NOW)
+    digest = store.create_digest("daily", DUE, now=DUE, article_ids=("a", "b"), subject="s",
+                                 cadence="daily", cadences=("daily", "weekly"),
+                                 pool=("a", "b", "c"))
+    pool = tuple(a for a in content.published(NOW) if a.id in ("a", "b", "c"))
+    tailor = Tailor(store, Tailoring(
+        digest, pool, DUE - timedelta(days=7), 30, DUE - timedelta(days=7),
+        render_options(settings), envelope(settings), lambda s: (f"{s.id}.u", f"{s.id}.p")))
+    return tailor, store
+
+
+def test_readers_who_share_articles_share_one_rendering(tailored: tuple[Tailor, Store]
+                                                        ) -> None:
+    tailor, store = tailored
+    readers = list(store.iter_subscribers())
+    messages = [tailor(reader) for reader in readers]
+    assert tailor.renderings == 2  # harbour readers, and readers of every topic
+    assert len({m.article_set for m in messages}) == 2
+    for reader, message in zip(readers, messages, strict=True):
+        assert message.data is not None
+        parsed = email.message_from_bytes(message.data, policy=email.policy.default)
+        body = parsed.get_body(("plain",))
+        assert body is not None
+        text = str(body.get_content())
+        assert f"preferences?token={reader.id}.p" in text
+        assert f"unsubscribe?token={reader.id}.u" in text
+        assert ("Alpha" in text, "Beta" in text) == (True, not reader.tags)
+    store.close()
+
+
+def test_a_retry_sends_the_articles_of_the_first_attempt(tailored: tuple[Tailor, Store]
+                                                         ) -> None:
+    tailor, store = tailored
+    reader = next(store.iter_subscribers())
+    first = tailor(reader)
+    assert store.claim("daily-20261125-0700", reader.id, now=DUE, article_set=first.article_set)
+    store.mark_deferred("daily-20261125-0700", reader.id, "451 later", DUE, now=DUE)
+    store.set_preferences(reader.id, tags=("harbour",), cadence=None, timezone=None, hour=None)
+    again = tailor(Subscriber(reader.id, reader.email, tags=("harbour",)))
+    assert (again.article_set, again.data) == (first.article_set, first.data)
+    store.close()
+
+
+def _article(ident: str, day: int, tag: str) -> Article:
+    date = datetime(2026, 11, day, 9, 0, tzinfo=UTC)
+    return Article(f"content/{ident}.md", ident, ident, ident, f"{ident}/",
+                   f"https://news.example.org/{ident}/", date, date, "", "", "",
+                   (Tag(tag.title(), tag),))
+
+
+def test_what_a_reader_is_owed() -> None:
+    pool = [_article("c", 15, "town"), _article("a", 24, "harbour"), _article("b", 23, "town")]
+    first = ReaderHistory(frozenset(), None)
+    assert [a.id for a in owed_articles(pool, (), first, since=DUE - timedelta(days=7))] == [
+        "a", "b"]  # newest first; c is older than a first message reaches
+    after = ReaderHistory(frozenset({"b"}), frozenset({"b", "c"}))
+    assert [a.id for a in owed_articles(pool, (), after, since=DUE)] == ["a"]
+    assert owed_articles(pool, ("town",), after, since=DUE) == []
+
+
+WEEK = timedelta(days=7)
+
+
+@given(st.lists(st.lists(st.integers(0, 23), max_size=2), min_size=21, max_size=21),
+       st.lists(st.sampled_from(["daily", "weekly", None]), min_size=20, max_size=20))
+def test_any_cadence_switches_skip_and_repeat_nothing(hours: list[list[int]],
+                                                      cadences: list[str | None]) -> None:
+    """A reader's messages over three weeks of daily (07:00) and weekly (Saturday 09:00)
+    digests, changing cadence before any morning: every article since their first message
+    comes exactly once, by the last daily on the last day."""
+    start = datetime(2026, 11, 1, tzinfo=UTC)  # a Sunday
+    articles = [_article(f"d{day}h{hour}x{n}", 1, "town") for day, day_hours in
+                enumerate(hours) for n, hour in enumerate(day_hours)]
+    articles = [replace(a, date=start + timedelta(days=int(a.id[1:].split("h")[0]),
+                                                  hours=int(a.id.split("h")[1].split("x")[0])))
+                for a in articles]
+    digests = sorted([(start + timedelta(days=d, hours=7), "daily", timedelta(days=1))
+                      for d in range(21)] +
+                     [(start + timedelta(days=d, hours=9), "weekly", WEEK)
+                      for d in range(21) if d % 7 == 6])
+    received: list[str] = []
+    last_pool: frozenset[str] | None = None
+    first_since: datetime | None = None
+    end = start
+    for due, schedule, period in digests:
+        day = (due - start).days
+        cadence = cadences[day] if day < 20 else "daily"
+        if cadence not in (None, schedule):
+            continue
+        end = due
+        pool = [a for a in articles if due - WEEK <= a.date <= due]
+        history = ReaderHistory(frozenset(received), last_pool)
+        owed = owed_articles(pool, (), history, since=due - period)
+        if owed:
+            first_since = first_since or due - period
+            received += [a.id for a in owed]
+            last_pool = frozenset(a.id for a in pool)
+    assert len(received) == len(set(received))  # nothing twice
+    expected = {a.id for a in articles if first_since is not None and first_since <= a.date
+                <= end}
+    assert set(received) == expected  # nothing skipped
