@@ -13,13 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
 
 from publisher.errors import SubscriberError
 from publisher.models import Subscriber
-from publisher.store.database import Store
 from publisher.text import is_plain_address, one_line
+
+if TYPE_CHECKING:  # the build checks addresses and zones without opening any store
+    from publisher.store.database import Store
 
 
 def normalise_address(text: str, *, check_deliverability: bool = False) -> str:
