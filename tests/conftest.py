@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, settings
 
+from publisher.cli import cli
 from publisher.clock import fixed_clock
 from publisher.config import Settings, load_settings
 from publisher.models import Clock
@@ -121,3 +123,10 @@ def _no_site_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own PUBLISHER_SITE or PUBLISHER_STORE_URL must not reach a test."""
     monkeypatch.delenv("PUBLISHER_SITE", raising=False)
     monkeypatch.delenv("PUBLISHER_STORE_URL", raising=False)
+
+
+def cli_ok(root: Path, *args: str) -> str:
+    """Run `publisher --site ROOT ARGS…` in this process; it must succeed. Its output."""
+    result = CliRunner().invoke(cli, ["--site", str(root), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout

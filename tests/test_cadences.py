@@ -18,12 +18,10 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from publisher.cli import cli
 from publisher.store.database import Store
-from tests.conftest import SMTP_CONFIG, SiteFactory, article, settings_of
+from tests.conftest import SMTP_CONFIG, SiteFactory, article, cli_ok, settings_of
 from tests.smtp_server import SMTPServer
 
 SECRET = "a-test-signing-secret-of-32-bytes-at-least"
@@ -49,12 +47,6 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PUBLISHER_SECRET_KEY", SECRET)
 
 
-def cli_run(root: Path, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["--site", str(root), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return result.stdout
-
-
 def received(server: SMTPServer) -> dict[str, list[tuple[str, list[str]]]]:
     """Each reader's messages in order: (the digest's schedule, the articles it lists)."""
     found: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
@@ -73,16 +65,16 @@ def received(server: SMTPServer) -> dict[str, list[tuple[str, list[str]]]]:
 def site(make_site: SiteFactory, smtp_server: SMTPServer) -> Path:
     root = make_site(FILES, config=SMTP_CONFIG.format(port=smtp_server.port))
     for name in READERS:
-        cli_run(root, "subscribers", "add", f"{name}@example.org")
-    cli_run(root, "build")  # the tag pages the topics are chosen from
+        cli_ok(root, "subscribers", "add", f"{name}@example.org")
+    cli_ok(root, "build")  # the tag pages the topics are chosen from
     for name, cadence in READERS.items():
-        cli_run(root, "subscribers", "set", f"{name}@example.org", "--cadence", cadence)
-    cli_run(root, "subscribers", "set", "tom@example.org", "--topics", "harbour")
+        cli_ok(root, "subscribers", "set", f"{name}@example.org", "--cadence", cadence)
+    cli_ok(root, "subscribers", "set", "tom@example.org", "--topics", "harbour")
     return root
 
 
 def tick(root: Path, moment: str) -> None:
-    cli_run(root, "tick", "--now", moment)
+    cli_ok(root, "tick", "--now", moment)
 
 
 def test_switching_cadence_either_way_mid_week_skips_and_repeats_nothing(
@@ -93,8 +85,8 @@ def test_switching_cadence_either_way_mid_week_skips_and_repeats_nothing(
     for day in ("01", "02"):
         tick(site, f"2026-12-{day}T07:00:00Z")
     # Wednesday, after the daily: Wendy moves from weekly to daily, Dan from daily to weekly
-    cli_run(site, "subscribers", "set", "wendy@example.org", "--cadence", "daily")
-    cli_run(site, "subscribers", "set", "dan@example.org", "--cadence", "weekly")
+    cli_ok(site, "subscribers", "set", "wendy@example.org", "--cadence", "daily")
+    cli_ok(site, "subscribers", "set", "dan@example.org", "--cadence", "weekly")
     for day in ("03", "04", "05"):
         tick(site, f"2026-12-{day}T07:00:00Z")
     tick(site, "2026-12-05T09:00:00Z")  # Saturday's weekly
@@ -144,6 +136,6 @@ def test_the_ledger_keeps_one_row_per_digest_and_reader_and_one_set_per_distinct
     assert got["tom"] == [("daily", ["mon"])]
     with Store.open(url) as store:
         assert store.delivery_counts("weekly-20261128-0900")["skipped"] == 1
-    assert cli_run(site, "digest", "status").splitlines()[0] == (
+    assert cli_ok(site, "digest", "status").splitlines()[0] == (
         "daily-20261130-0700 (complete): 3 sent, 0 deferred, 0 uncertain, 0 gave up, "
         "0 bounced, 0 complained, 0 skipped; readers of daily, 2 article sets")

@@ -20,11 +20,9 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner
 
-from publisher.cli import cli
 from publisher.schedule.local import at_hour, expand_local, group_name
-from tests.conftest import SMTP_CONFIG, SiteFactory, article
+from tests.conftest import SMTP_CONFIG, SiteFactory, article, cli_ok
 from tests.smtp_server import SMTPServer
 
 SECRET = "a-test-signing-secret-of-32-bytes-at-least"
@@ -50,18 +48,12 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PUBLISHER_SECRET_KEY", SECRET)
 
 
-def cli_run(root: Path, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["--site", str(root), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return result.stdout
-
-
 @pytest.fixture
 def site(make_site: SiteFactory, smtp_server: SMTPServer) -> Path:
     root = make_site(FILES, config=SMTP_CONFIG.format(port=smtp_server.port))
     for name, (zone, hour) in READERS.items():
-        cli_run(root, "subscribers", "add", f"{name}@example.org")
-        cli_run(root, "subscribers", "set", f"{name}@example.org", "--timezone", zone or "",
+        cli_ok(root, "subscribers", "add", f"{name}@example.org")
+        cli_ok(root, "subscribers", "set", f"{name}@example.org", "--timezone", zone or "",
                 "--hour", "" if hour is None else str(hour))
     return root
 
@@ -85,7 +77,7 @@ def deliveries(server: SMTPServer) -> dict[str, list[tuple[datetime, list[str]]]
 def test_each_reader_gets_it_at_their_own_hour_once_a_day_across_the_date_line_and_dst(
         site: Path, smtp_server: SMTPServer) -> None:
     for hour in range(HOURS + 1):
-        cli_run(site, "tick", "--now", (START + timedelta(hours=hour)).isoformat())
+        cli_ok(site, "tick", "--now", (START + timedelta(hours=hour)).isoformat())
     got = deliveries(smtp_server)
     assert set(got) == set(READERS)
     for name, (zone, hour) in READERS.items():
@@ -110,13 +102,13 @@ def test_each_reader_gets_it_at_their_own_hour_once_a_day_across_the_date_line_a
 def test_a_reader_who_moves_zone_is_sent_nothing_twice(site: Path, smtp_server: SMTPServer
                                                         ) -> None:
     for hour in range(0, 48):
-        cli_run(site, "tick", "--now", (START + timedelta(hours=hour)).isoformat())
+        cli_ok(site, "tick", "--now", (START + timedelta(hours=hour)).isoformat())
     # Kiritimati's morning has passed; in Pago Pago it is still to come, the same date
-    cli_run(site, "subscribers", "set", "kiri@example.org", "--timezone", "Pacific/Pago_Pago")
+    cli_ok(site, "subscribers", "set", "kiri@example.org", "--timezone", "Pacific/Pago_Pago")
     for hour in range(48, 96):
-        cli_run(site, "tick", "--now", (START + timedelta(hours=hour)).isoformat())
+        cli_ok(site, "tick", "--now", (START + timedelta(hours=hour)).isoformat())
     got = deliveries(smtp_server)["kiri"]
-    status = cli_run(site, "digest", "status")
+    status = cli_ok(site, "digest", "status")
     assert "; readers of morning in Pacific/Pago_Pago, 1 article set" in status
     articles = [a for _, listed in got for a in listed]
     assert len(articles) == len(set(articles))
