@@ -36,7 +36,8 @@ def deploy(app: AppContext, target: str | None) -> None:
             key="deploy.target", hint="pass s3://bucket/folder, or set [deploy] target in "
             "publisher.toml")])
     report = upload(settings.output_path, chosen, endpoint_url=settings.deploy.endpoint_url,
-                    region=settings.deploy.region)
+                    region=settings.deploy.region,
+                    hashes=settings.state_path / "deploy-hashes.json")
     removed = f", {report.removed:,} removed" if report.removed else ""
     foreign = (f"; {plural(report.foreign, 'object')} not uploaded by publisher left alone"
                if report.foreign else "")

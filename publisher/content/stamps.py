@@ -36,10 +36,14 @@ def stamp_of(info: os.stat_result) -> Stamp:
     return (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
 
 
-def read_index(state_dir: Path, context: str) -> dict[str, tuple[Stamp, str]]:
-    """Each remembered file's stamp and cache key; empty if the settings changed since."""
+def read_index(state_dir: Path, context: str, *, name: str = INDEX_NAME
+               ) -> dict[str, tuple[Stamp, str]]:
+    """Each remembered file's stamp and cache key; empty if the settings changed since.
+
+    (The deploy keeps its files' MD5s the same way, under another `name`.)
+    """
     try:
-        data = json.loads((state_dir / INDEX_NAME).read_bytes())
+        data = json.loads((state_dir / name).read_bytes())
         if data["format"] != INDEX_FORMAT or data["context"] != context:
             return {}
         return {source: ((size, mtime, inode, ctime), key)
@@ -49,13 +53,13 @@ def read_index(state_dir: Path, context: str) -> dict[str, tuple[Stamp, str]]:
 
 
 def write_index(state_dir: Path, context: str, files: Iterable[tuple[str, Stamp, str]],
-                started_ns: int) -> None:
+                started_ns: int, *, name: str = INDEX_NAME) -> None:
     """Remember the stamp and key of each file hashed, except those written too recently."""
     trusted = {source: [*stamp, key] for source, stamp, key in files
                if key and started_ns - max(stamp[1], stamp[3]) > RACY_NS}
     data = {"format": INDEX_FORMAT, "context": context, "files": trusted}
     with contextlib.suppress(OSError):
-        atomic_write(state_dir / INDEX_NAME, json.dumps(data, separators=(",", ":")).encode())
+        atomic_write(state_dir / name, json.dumps(data, separators=(",", ":")).encode())
 
 
 def unchanged_key(known: Mapping[str, tuple[Stamp, str]], source: str, stamp: Stamp) -> str:

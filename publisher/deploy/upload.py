@@ -12,7 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from publisher.deploy.plan import MANIFEST, LocalFile, Manifest, Stored, local_files, make_plan
+from publisher.content.stamps import now_ns
+from publisher.deploy.plan import (
+    MANIFEST,
+    LocalFile,
+    Manifest,
+    Stored,
+    local_files,
+    make_plan,
+    read_hashes,
+    write_hashes,
+)
 from publisher.deploy.s3 import Bucket, location
 from publisher.errors import DeployError
 
@@ -32,8 +42,12 @@ class DeployReport:
 
 
 def deploy(output: Path, target: str, *, endpoint_url: str | None = None,
-           region: str | None = None, progress: Progress | None = None) -> DeployReport:
-    """Make the bucket hold exactly what `output` holds, uploading only what changed."""
+           region: str | None = None, progress: Progress | None = None,
+           hashes: Path | None = None) -> DeployReport:
+    """Make the bucket hold exactly what `output` holds, uploading only what changed.
+
+    `hashes` is a file where the local files' MD5s are kept between deploys.
+    """
     if not output.is_dir():
         raise DeployError("there is nothing to deploy yet", path=output,
                           hint="run `publisher build` first")
@@ -41,8 +55,14 @@ def deploy(output: Path, target: str, *, endpoint_url: str | None = None,
     bucket = Bucket(where, endpoint_url=endpoint_url, region=region)
     remote = bucket.listing()
     manifest = Manifest.parse(bucket.read(MANIFEST) if MANIFEST in remote else None)
-    plan = make_plan(local_files(output), remote, manifest)
+    started = now_ns()
+    files = local_files(output, read_hashes(hashes) if hashes else None)
+    if hashes:
+        write_hashes(hashes, files, started)
+    plan = make_plan(files, remote, manifest)
     for phase in (plan.first, plan.feeds):
+        if not phase:
+            continue
         try:
             _upload(bucket, phase, manifest, progress)
         finally:  # what went up is remembered even when the phase stopped halfway

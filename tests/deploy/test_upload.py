@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,3 +238,55 @@ def test_a_schedule_deploys_after_its_build(make_site: SiteFactory, bucket: tupl
         "schedules/feed.toml:3: deploy: there is nowhere to deploy to\n  hint: set [deploy] "
         'target = "s3://bucket/folder" in publisher.toml, or remove this line']
     assert Schedule("x", "build", "UTC", every=timedelta(minutes=1)).deploy is False
+
+
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files built before a deploy are old enough to trust their stamps."""
+    from publisher.content import stamps
+
+    monkeypatch.setattr(stamps, "RACY_NS", 0)
+
+
+def test_unchanged_files_are_not_read_again_and_an_edit_that_hides_is_still_seen(
+        make_site: SiteFactory, clock: Any, bucket: tuple[str, Any], endpoint: str,
+        tmp_path: Path, settled: None) -> None:
+    from publisher.deploy.plan import local_files, read_hashes
+
+    name, client = bucket
+    root = built(make_site, clock)
+    hashes = tmp_path / "state/deploy-hashes.json"
+    deploy(root / "public", f"s3://{name}", endpoint_url=endpoint, hashes=hashes)
+    known = read_hashes(hashes)
+    assert set(known) == set(output_files(root))
+    fresh = {f.path: f.md5 for f in local_files(root / "public")}
+    assert {path: md5 for path, (_, md5) in known.items()} == fresh
+    manifest_before = client.head_object(Bucket=name, Key=MANIFEST)["ETag"]
+    again = deploy(root / "public", f"s3://{name}", endpoint_url=endpoint, hashes=hashes)
+    assert again.uploaded == 0
+    assert client.head_object(Bucket=name, Key=MANIFEST)["ETag"] == manifest_before
+
+    page = root / "public/index.html"  # rewritten in place, same size, old time restored
+    before = page.stat()
+    data = page.read_bytes()
+    page.write_bytes(data.replace(b"Bridge closes", b"Bridge closed"))
+    os.utime(page, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert page.stat().st_size == before.st_size
+    uploaded: list[str] = []
+    deploy(root / "public", f"s3://{name}", endpoint_url=endpoint, hashes=hashes,
+           progress=lambda f: uploaded.append(f.path))
+    assert uploaded == ["index.html"]
+    assert b"Bridge closed" in objects(client, name)["index.html"]
+
+
+def test_a_damaged_hash_file_only_costs_a_reading(
+        make_site: SiteFactory, clock: Any, bucket: tuple[str, Any], endpoint: str,
+        tmp_path: Path, settled: None) -> None:
+    name, _ = bucket
+    root = built(make_site, clock)
+    hashes = tmp_path / "deploy-hashes.json"
+    hashes.write_bytes(b'{"format": 1, "context": "deploy md5", "files": {"index.html": 7}}')
+    report = deploy(root / "public", f"s3://{name}", endpoint_url=endpoint, hashes=hashes)
+    assert report.uploaded == len(output_files(root))
+    assert deploy(root / "public", f"s3://{name}", endpoint_url=endpoint,
+                  hashes=hashes).uploaded == 0
