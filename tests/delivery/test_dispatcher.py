@@ -429,3 +429,15 @@ def test_the_configuration_offers_exactly_the_registered_transports() -> None:
     from publisher.delivery import TRANSPORTS
 
     assert set(get_args(DeliverySettings.model_fields["transport"].annotation)) == set(TRANSPORTS)
+
+
+def test_a_transport_used_again_sends_over_its_new_connections_only(
+        smtp_server: SMTPServer) -> None:
+    transport = smtp(smtp_server, concurrency=2)
+    for run in range(2):
+        with transport:
+            for n in range(4):
+                transport.send(SENDER, f"r{run}{n}@example.org", message_for(
+                    Subscriber(n, f"r{run}{n}@example.org")))
+    assert smtp_server.connections == 4  # two a run: none reopened for a closed one
+    assert sum(smtp_server.received().values()) == 8
