@@ -52,6 +52,14 @@ class ReaderHistory:
     last_due: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReaderState:
+    """One reader of a chosen-cadence digest, as the ledger has them before their message."""
+
+    article_set: int | None  # the set their row of this digest was first claimed with
+    history: ReaderHistory
+
+
 class ReaderSets(StoreBase):
     """Queries for digests whose articles are chosen per reader."""
 
@@ -85,42 +93,69 @@ class ReaderSets(StoreBase):
             conn.execute(stmt)
             return int(conn.execute(select(article_sets.c.id).where(*where)).scalar_one())
 
-    def delivery_set(self, digest_id: str, subscriber_id: int) -> int | None:
-        """The article set a reader's row of a digest was first claimed with, if any."""
-        rows = self._rows(select(deliveries.c.article_set).where(
-            deliveries.c.digest_id == digest_id, deliveries.c.subscriber_id == subscriber_id))
-        return rows[0][0] if rows else None
-
     def article_set(self, set_id: int) -> tuple[tuple[str, ...], int]:
         """A set's article ids (newest first) and how many its message lists."""
         row = self._rows(select(article_sets.c.article_ids, article_sets.c.shown).where(
             article_sets.c.id == set_id))[0]
         return _lines(row.article_ids, "\n"), int(row.shown)
 
-    def reader_history(self, subscriber_id: int, before: str, *,
-                       since: datetime | None = None) -> ReaderHistory:
-        """What a reader received in the chosen-cadence digests other than `before`.
+    def readers_page(self, digest_id: str, subscriber_ids: Sequence[int], *,
+                     since: datetime | None = None) -> dict[int, ReaderState]:
+        """For a page of a digest's readers, in four queries however many they are: the
+        article set each one's row of `digest_id` was first claimed with, if any, and what
+        they received in the other chosen-cadence digests.
 
         Only digests made `since` then count toward `received` (an older one holds only
         articles dated before it, which no pool from `since` on contains), so the look
-        stays short however long the reader's history; the last one counts whatever its age.
+        stays short however long a reader's history; the last one counts whatever its age.
         """
-        base = select(digests.c.id, digests.c.due_at, digests.c.pool, deliveries.c.article_set,
-                      article_sets.c.article_ids).select_from(
+        ids = sorted(set(subscriber_ids))
+        if not ids:
+            return {}
+        chosen = {row.subscriber_id: row.article_set for row in self._rows(
+            select(deliveries.c.subscriber_id, deliveries.c.article_set).where(
+                deliveries.c.digest_id == digest_id, deliveries.c.subscriber_id.in_(ids)))}
+        theirs = (deliveries.c.subscriber_id.in_(ids), deliveries.c.digest_id != digest_id,
+                  digests.c.cadence.is_not(None), deliveries.c.status.in_(RECEIVED))
+        received: dict[int, set[str]] = {}
+        parsed: dict[int | str, tuple[str, ...]] = {}  # a set's (or a digest's) articles
+        recent = select(deliveries.c.subscriber_id, deliveries.c.digest_id,
+                        deliveries.c.article_set, article_sets.c.article_ids).select_from(
             deliveries.join(digests, digests.c.id == deliveries.c.digest_id).outerjoin(
-                article_sets, article_sets.c.id == deliveries.c.article_set)).where(
-            deliveries.c.subscriber_id == subscriber_id, deliveries.c.digest_id != before,
-            digests.c.cadence.is_not(None), deliveries.c.status.in_(RECEIVED))
-        recent = base if since is None else base.where(digests.c.created_at >= since)
-        received: set[str] = set()
+                article_sets, article_sets.c.id == deliveries.c.article_set)).where(*theirs)
+        if since is not None:
+            recent = recent.where(digests.c.created_at >= since)
         for row in self._rows(recent):
-            received.update(_lines(row.article_ids, "\n") if row.article_set is not None
-                            else self._items(row.id))
-        last = self._rows(base.order_by(digests.c.due_at.desc(), digests.c.id.desc()).limit(1))
-        if not last:
-            return ReaderHistory(frozenset(received), None)
-        return ReaderHistory(frozenset(received), frozenset(_lines(last[0].pool, "\n")),
-                             last[0].due_at)
+            key = row.article_set if row.article_set is not None else row.digest_id
+            if key not in parsed:
+                parsed[key] = (_lines(row.article_ids, "\n") if row.article_set is not None
+                               else self._items(row.digest_id))
+            received.setdefault(row.subscriber_id, set()).update(parsed[key])
+        ranked = select(deliveries.c.subscriber_id, digests.c.id, digests.c.due_at,
+                        func.row_number().over(
+                            partition_by=deliveries.c.subscriber_id,
+                            order_by=(digests.c.due_at.desc(), digests.c.id.desc())
+                        ).label("n")).select_from(
+            deliveries.join(digests, digests.c.id == deliveries.c.digest_id)).where(
+            *theirs).subquery()
+        lasts = {row.subscriber_id: (row.id, row.due_at) for row in self._rows(
+            select(ranked.c.subscriber_id, ranked.c.id, ranked.c.due_at).where(ranked.c.n == 1))}
+        pools = {row.id: frozenset(_lines(row.pool, "\n")) for row in self._rows(
+            select(digests.c.id, digests.c.pool).where(
+                digests.c.id.in_({last for last, _ in lasts.values()})))} if lasts else {}
+        found = {}
+        for subscriber_id in ids:
+            got = frozenset(received.get(subscriber_id, ()))
+            last = lasts.get(subscriber_id)
+            history = (ReaderHistory(got, None) if last is None else ReaderHistory(
+                got, pools[last[0]], last[1]))
+            found[subscriber_id] = ReaderState(chosen.get(subscriber_id), history)
+        return found
+
+    def reader_history(self, subscriber_id: int, before: str, *,
+                       since: datetime | None = None) -> ReaderHistory:
+        """What one reader received in the chosen-cadence digests other than `before`."""
+        return self.readers_page(before, [subscriber_id], since=since)[subscriber_id].history
 
     def _items(self, digest_id: str) -> tuple[str, ...]:
         return tuple(row[0] for row in self._rows(select(digest_items.c.article_id).where(
