@@ -11,6 +11,7 @@ here and returned as warnings instead.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +20,9 @@ from premailer import Premailer
 from publisher.errors import Problem
 
 _CSS_LOGGER = "CSSUTILS"
+# cssutils reports through one logger, whose handlers are swapped while a document is
+# inlined: two threads inlining at once would mix up their reports
+_ONE_AT_A_TIME = threading.Lock()
 
 
 class _Collector(logging.Handler):
@@ -59,7 +63,7 @@ def inline_css(html: str, source: str | None, *, cached: bool = False
         cache_css_parsing=cached,  # a cached parse would hide problems on a second render
         disable_basic_attributes=["height"],  # height="auto" is not valid HTML
     )
-    with _collect_css_reports() as collector:
+    with _ONE_AT_A_TIME, _collect_css_reports() as collector:
         result = inliner.transform(pretty_print=False)
     problems = [
         Problem(f"CSS problem: {message}", path=source, warning=True,

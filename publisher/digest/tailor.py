@@ -28,6 +28,7 @@ from publisher.digest.render import RenderOptions, email_environment, render_dig
 from publisher.models import Article, Digest, Subscriber
 
 RENDERINGS_KEPT = 256  # distinct article sets kept rendered at once
+OWED_KEPT = 4096  # distinct (topics, history) whose articles are kept worked out
 
 
 class History(Protocol):
@@ -102,7 +103,10 @@ class Tailor:
         self.by_id = {a.id: a for a in tailoring.pool}
         self._templates: OrderedDict[tuple[str, ...], MessageTemplate] = OrderedDict()
         self._set_ids: dict[tuple[str, ...], int] = {}
+        self._owed_by: dict[tuple[tuple[str, ...], History], tuple[tuple[str, ...], int, int]
+                            | None] = {}
         self._lock = threading.Lock()
+        self._rendering: dict[tuple[str, ...], threading.Lock] = {}  # sets being rendered
         self._env = email_environment(tailoring.options.templates, tailoring.options.zone)
         # the last two pages prepared: a thread may still be on the last reader of one
         # while another prepares the next
@@ -115,12 +119,10 @@ class Tailor:
         if set_id is not None:  # a retry: the articles of the first attempt
             ids, shown = self.store.article_set(set_id)
         else:
-            owed = owed_articles(self.t.pool, subscriber.tags, reader.history,
-                                 since=self.t.since)
-            if not owed:
+            chosen = self._owed(subscriber.tags, reader.history)
+            if chosen is None:
                 return Message(None)
-            ids, shown = tuple(a.id for a in owed), min(len(owed), self.t.max_items)
-            set_id = self._set_id(ids, shown)
+            ids, shown, set_id = chosen
         unsubscribe, preferences = self.t.links(subscriber)
         message = self.template(ids, shown).build(subscriber.id, subscriber.email,
                                                   subscriber.name, unsubscribe, preferences)
@@ -142,6 +144,26 @@ class Tailor:
         return self.store.readers_page(self.t.digest.id, [subscriber_id],
                                        since=self.t.horizon)[subscriber_id]
 
+    def _owed(self, topics: tuple[str, ...], history: History
+              ) -> tuple[tuple[str, ...], int, int] | None:
+        """A reader's articles, how many are listed and the stored set's id; None: nothing new.
+
+        Worked out once for each distinct (topics, history): most readers share theirs."""
+        key = (topics, history)
+        with self._lock:
+            if key in self._owed_by:
+                return self._owed_by[key]
+        owed = owed_articles(self.t.pool, topics, history, since=self.t.since)
+        found = None
+        if owed:
+            ids, shown = tuple(a.id for a in owed), min(len(owed), self.t.max_items)
+            found = (ids, shown, self._set_id(ids, shown))
+        with self._lock:
+            if len(self._owed_by) >= OWED_KEPT:
+                self._owed_by.clear()
+            self._owed_by[key] = found
+        return found
+
     def _set_id(self, ids: tuple[str, ...], shown: int) -> int:
         """The stored set's id, asked of the store once per distinct set."""
         key = (*ids, str(shown))
@@ -154,20 +176,32 @@ class Tailor:
         return found
 
     def template(self, ids: tuple[str, ...], shown: int) -> MessageTemplate:
-        """The message template of one article set, rendered on first use."""
+        """The message template of one article set, rendered on first use.
+
+        Rendering takes milliseconds: it holds only its set's lock, so the other threads
+        go on sending the sets already rendered, and a thread wanting the same set waits
+        for that one rendering."""
         key = (*ids[:shown], str(len(ids) - shown))
         with self._lock:
             found = self._templates.get(key)
             if found is not None:
                 self._templates.move_to_end(key)
                 return found
+            rendering = self._rendering.setdefault(key, threading.Lock())
+        with rendering:
+            with self._lock:
+                found = self._templates.get(key)
+            if found is not None:
+                return found
             articles = [self.by_id[i] for i in ids[:shown] if i in self.by_id]
             digest = replace(self.t.digest, article_ids=tuple(a.id for a in articles))
             rendered = render_digest(self.t.options, digest, articles, more=len(ids) - shown,
                                      env=self._env, cache_css=True).rendered
             template = MessageTemplate(self.t.envelope, digest, rendered)
-            self.renderings += 1
-            self._templates[key] = template
-            if len(self._templates) > RENDERINGS_KEPT:
-                self._templates.popitem(last=False)
+            with self._lock:
+                self.renderings += 1
+                self._templates[key] = template
+                if len(self._templates) > RENDERINGS_KEPT:
+                    self._templates.popitem(last=False)
+                del self._rendering[key]
             return template

@@ -15,10 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, bindparam, func, select
 
 from publisher.store.base import StoreBase
-from publisher.store.schema import article_sets, deliveries, digest_items, digests
+from publisher.store.schema import (
+    UTCDateTime,
+    article_sets,
+    deliveries,
+    digest_items,
+    digests,
+)
 
 RECEIVED = ("queued", "pending", "sent", "deferred", "uncertain", "bounced", "complained")
 """A row in one of these states delivered its articles, or still may: never send them again."""
@@ -112,37 +118,23 @@ class ReaderSets(StoreBase):
         ids = sorted(set(subscriber_ids))
         if not ids:
             return {}
-        chosen = {row.subscriber_id: row.article_set for row in self._rows(
-            select(deliveries.c.subscriber_id, deliveries.c.article_set).where(
-                deliveries.c.digest_id == digest_id, deliveries.c.subscriber_id.in_(ids)))}
-        theirs = (deliveries.c.subscriber_id.in_(ids), deliveries.c.digest_id != digest_id,
-                  digests.c.cadence.is_not(None), deliveries.c.status.in_(RECEIVED))
+        values = {"digest": digest_id, "ids": ids}
+        chosen = {row.subscriber_id: row.article_set
+                  for row in self._rows(_PAGE.chosen, values)}
         received: dict[int, set[str]] = {}
         parsed: dict[int | str, tuple[str, ...]] = {}  # a set's (or a digest's) articles
-        recent = select(deliveries.c.subscriber_id, deliveries.c.digest_id,
-                        deliveries.c.article_set, article_sets.c.article_ids).select_from(
-            deliveries.join(digests, digests.c.id == deliveries.c.digest_id).outerjoin(
-                article_sets, article_sets.c.id == deliveries.c.article_set)).where(*theirs)
-        if since is not None:
-            recent = recent.where(digests.c.created_at >= since)
-        for row in self._rows(recent):
+        recent = _PAGE.everything if since is None else _PAGE.recent
+        for row in self._rows(recent, values | {"since": since}):
             key = row.article_set if row.article_set is not None else row.digest_id
             if key not in parsed:
                 parsed[key] = (_lines(row.article_ids, "\n") if row.article_set is not None
                                else self._items(row.digest_id))
             received.setdefault(row.subscriber_id, set()).update(parsed[key])
-        ranked = select(deliveries.c.subscriber_id, digests.c.id, digests.c.due_at,
-                        func.row_number().over(
-                            partition_by=deliveries.c.subscriber_id,
-                            order_by=(digests.c.due_at.desc(), digests.c.id.desc())
-                        ).label("n")).select_from(
-            deliveries.join(digests, digests.c.id == deliveries.c.digest_id)).where(
-            *theirs).subquery()
-        lasts = {row.subscriber_id: (row.id, row.due_at) for row in self._rows(
-            select(ranked.c.subscriber_id, ranked.c.id, ranked.c.due_at).where(ranked.c.n == 1))}
+        lasts = {row.subscriber_id: (row.id, row.due_at)
+                 for row in self._rows(_PAGE.last, values)}
         pools = {row.id: frozenset(_lines(row.pool, "\n")) for row in self._rows(
-            select(digests.c.id, digests.c.pool).where(
-                digests.c.id.in_({last for last, _ in lasts.values()})))} if lasts else {}
+            _PAGE.pools, {"digests": sorted({last for last, _ in lasts.values()})})
+                 } if lasts else {}
         found = {}
         for subscriber_id in ids:
             got = frozenset(received.get(subscriber_id, ()))
@@ -160,6 +152,39 @@ class ReaderSets(StoreBase):
     def _items(self, digest_id: str) -> tuple[str, ...]:
         return tuple(row[0] for row in self._rows(select(digest_items.c.article_id).where(
             digest_items.c.digest_id == digest_id)))
+
+
+class _PageStatements:
+    """The statements of `readers_page`, built once: it runs them for every page."""
+
+    def __init__(self) -> None:
+        ids: BindParameter[int] = bindparam("ids", expanding=True)
+        digest: BindParameter[str] = bindparam("digest")
+        self.chosen = select(deliveries.c.subscriber_id, deliveries.c.article_set).where(
+            deliveries.c.digest_id == digest, deliveries.c.subscriber_id.in_(ids))
+        theirs = (deliveries.c.subscriber_id.in_(ids), deliveries.c.digest_id != digest,
+                  digests.c.cadence.is_not(None), deliveries.c.status.in_(RECEIVED))
+        self.everything = select(deliveries.c.subscriber_id, deliveries.c.digest_id,
+                                 deliveries.c.article_set, article_sets.c.article_ids
+                                 ).select_from(
+            deliveries.join(digests, digests.c.id == deliveries.c.digest_id).outerjoin(
+                article_sets, article_sets.c.id == deliveries.c.article_set)).where(*theirs)
+        self.recent = self.everything.where(
+            digests.c.created_at >= bindparam("since", type_=UTCDateTime()))
+        ranked = select(deliveries.c.subscriber_id, digests.c.id, digests.c.due_at,
+                        func.row_number().over(
+                            partition_by=deliveries.c.subscriber_id,
+                            order_by=(digests.c.due_at.desc(), digests.c.id.desc())
+                        ).label("n")).select_from(
+            deliveries.join(digests, digests.c.id == deliveries.c.digest_id)).where(
+            *theirs).subquery()
+        self.last = select(ranked.c.subscriber_id, ranked.c.id, ranked.c.due_at).where(
+            ranked.c.n == 1)
+        self.pools = select(digests.c.id, digests.c.pool).where(
+            digests.c.id.in_(bindparam("digests", expanding=True)))
+
+
+_PAGE = _PageStatements()
 
 
 def _lines(text: str | None, separator: str) -> tuple[str, ...]:

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import email
 import email.policy
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from publisher import publish
+from publisher.digest.message import MessageTemplate
 from publisher.digest.tailor import Tailor, Tailoring, owed_articles
 from publisher.models import Article, Subscriber, Tag
 from publisher.send import envelope, render_options
@@ -217,4 +220,34 @@ def test_the_sets_of_a_digest_share_one_template_environment(
     messages = [tailor(reader) for reader in store.iter_subscribers()]
     assert tailor.renderings == 2 and len({m.article_set for m in messages}) == 2
     assert made == []
+    store.close()
+
+
+def test_a_rendering_blocks_only_the_readers_of_its_own_set(
+        tailored: tuple[Tailor, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    import publisher.digest.tailor as tailor_module
+
+    tailor, store = tailored
+    ready = tailor.template(("a", "b"), 2)  # rendered before
+    started, other_served = threading.Event(), threading.Event()
+    render = tailor_module.render_digest
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        assert other_served.wait(5)  # the rendered set is served meanwhile
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(tailor_module, "render_digest", slow)
+    got: list[MessageTemplate] = []
+    first = threading.Thread(target=lambda: got.append(tailor.template(("a",), 1)))
+    second = threading.Thread(target=lambda: got.append(tailor.template(("a",), 1)))
+    first.start()
+    assert started.wait(5)
+    second.start()  # waits for the one rendering of its set
+    assert tailor.template(("a", "b"), 2) is ready
+    other_served.set()
+    first.join(5)
+    second.join(5)
+    assert len(got) == 2 and got[0] is got[1]
+    assert tailor.renderings == 2
     store.close()
