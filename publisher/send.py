@@ -219,9 +219,11 @@ def send_digest(run: DigestRun, transport: Transport, *, schedule: DigestPlan,
         return ready
     settings = run.settings
     d = settings.delivery
+    maker = maker_for(run, ready, schedule)
     job = Dispatch(run.store, ready.digest.id,
-                   return_path(settings, ready.digest.id, ready.secret),
-                   maker_for(run, ready, schedule), run.clock, retry_policy(settings))
+                   return_path(settings, ready.digest.id, ready.secret), maker, run.clock,
+                   retry_policy(settings),
+                   prepare=maker.prepare if isinstance(maker, Tailor) else None)
     governor = governor or Governor(d.rate, transport.concurrency, pause=d.throttle_pause)
     report = dispatch(job, transport, governor=governor, should_stop=should_stop,
                       progress=progress)

@@ -23,7 +23,8 @@ messages in flight as pending; the next run sends those again, nobody else.
   after the fix sends to everyone. Deferrals never count toward this breaker.
 - A reader of a chosen-cadence digest gets their own articles (`Message`): the
   set is recorded on their row when it is claimed; one with nothing new is
-  recorded as skipped, and sent nothing.
+  recorded as skipped, and sent nothing. The maker sees each page of readers
+  first (`Dispatch.prepare`), to read their ledger rows in a few queries.
 - `should_stop()` is asked between messages; the run stops with every message
   in hand recorded.
 
@@ -37,8 +38,9 @@ chunk of the readers (`Dispatch.chunk`), hold it shared and wait for the lease.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from publisher.delivery.ledger import (
     Dispatch,
@@ -61,6 +63,7 @@ __all__ = ["STOP_REQUESTED", "Dispatch", "Ledger", "Progress", "RetryPolicy", "S
 
 STOP_REQUESTED = "stopped on request; the next `publisher digest send` goes on from here"
 NOTHING_NEW = "nothing they had not received yet"
+PAGE = 500  # readers handed to `Dispatch.prepare` at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,15 @@ def dispatch(job: Dispatch, transport: Transport, *, governor: Governor | None =
                             "it sends to everyone owed the digest") from None
 
 
+def _prepared(recipients: Iterable[Subscriber],
+              prepare: Callable[[Sequence[Subscriber]], None]) -> Iterator[Subscriber]:
+    """The walk a page at a time, each page handed to `prepare` before its first message."""
+    walk = iter(recipients)
+    while page := list(islice(walk, PAGE)):
+        prepare(page)
+        yield from page
+
+
 class _Run:
     """One run: the walks over the list, and what stops them."""
 
@@ -104,8 +116,10 @@ class _Run:
         """Walk the list; walk again while rows deferred in the last walk are already due."""
         while True:
             retries_before = self.outcomes.retries_made
-            recipients = self.job.store.recipients(self.job.digest_id, now=self.job.clock(),
-                                                   within=self.job.chunk)
+            recipients: Iterable[Subscriber] = self.job.store.recipients(
+                self.job.digest_id, now=self.job.clock(), within=self.job.chunk)
+            if self.job.prepare is not None:
+                recipients = _prepared(recipients, self.job.prepare)
             if concurrency > 1:
                 self._walk_parallel(recipients, concurrency)
             else:

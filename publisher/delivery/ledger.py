@@ -142,3 +142,5 @@ class Dispatch:
     clock: Clock
     policy: RetryPolicy
     chunk: IdRange | None = None  # a worker's share of the readers; None: all of them
+    # told each page of readers before their messages, to read what it needs of them at once
+    prepare: Callable[[Sequence[Subscriber]], None] | None = None

@@ -151,16 +151,15 @@ class SMTPTransport:
     def _connect(self) -> smtplib.SMTP:
         """A connection ready for transactions: greeted, encrypted and logged in as configured."""
         s = self.settings
-        context = self._tls or ssl.create_default_context()
         smtp: smtplib.SMTP | None = None
         try:
             if s.security == "ssl":
-                smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
+                smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._context())
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
             smtp.ehlo()
             if s.security == "starttls":
-                _starttls(smtp, context, self.label)
+                _starttls(smtp, self._context(), self.label)
             if s.username:
                 _login(smtp, s.username, self._password or "", self.label, s.password_env)
             return smtp
@@ -182,10 +181,19 @@ class SMTPTransport:
             raise DeliveryError(f"cannot connect to the SMTP server {self.label}: "
                                 f"{_reason(exc)}", hint=PORT_HINT) from None
 
+    def _context(self) -> ssl.SSLContext:
+        """The TLS settings, made once: loading the system's certificates takes tens of ms."""
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
+
     def _close_all(self) -> None:
         for slot in self._slots:
             slot.close()
         self._slots.clear()
+        # the closed slots leave the pool too: a transport used again (an earlier digest
+        # owed, then the due one) starts with only the connections it has just opened
+        self._pool = queue.Queue()
 
 
 class _Slot:

@@ -11,6 +11,7 @@ here and returned as warnings instead.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +20,9 @@ from premailer import Premailer
 from publisher.errors import Problem
 
 _CSS_LOGGER = "CSSUTILS"
+# cssutils reports through one logger, whose handlers are swapped while a document is
+# inlined: two threads inlining at once would mix up their reports
+_ONE_AT_A_TIME = threading.Lock()
 
 
 class _Collector(logging.Handler):
@@ -43,8 +47,12 @@ def _collect_css_reports() -> Iterator[_Collector]:
         logger.handlers, logger.propagate = saved
 
 
-def inline_css(html: str, source: str | None) -> tuple[str, list[Problem]]:
-    """The document with its CSS inlined, and a warning for each CSS problem found."""
+def inline_css(html: str, source: str | None, *, cached: bool = False
+               ) -> tuple[str, list[Problem]]:
+    """The document with its CSS inlined, and a warning for each CSS problem found.
+
+    `cached`: a stylesheet parsed before is not parsed again, and so reports nothing;
+    for many renderings of one digest whose first rendering was not cached."""
     inliner = Premailer(
         html,
         allow_network=False,
@@ -52,10 +60,10 @@ def inline_css(html: str, source: str | None) -> tuple[str, list[Problem]]:
         keep_style_tags=False,  # only rules that cannot be inlined (media queries) stay
         strip_important=False,
         remove_classes=False,  # media queries in the kept <style> still match
-        cache_css_parsing=False,  # a cached parse would hide problems on a second render
+        cache_css_parsing=cached,  # a cached parse would hide problems on a second render
         disable_basic_attributes=["height"],  # height="auto" is not valid HTML
     )
-    with _collect_css_reports() as collector:
+    with _ONE_AT_A_TIME, _collect_css_reports() as collector:
         result = inliner.transform(pretty_print=False)
     problems = [
         Problem(f"CSS problem: {message}", path=source, warning=True,

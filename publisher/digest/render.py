@@ -99,14 +99,19 @@ def neutral_values(service_url: str) -> dict[str, str]:
 
 
 def render_digest(options: RenderOptions, digest: Digest, articles: Sequence[Article],
-                  more: int = 0) -> DigestRender:
+                  more: int = 0, *, env: jinja2.Environment | None = None,
+                  cache_css: bool = False) -> DigestRender:
     """Render `articles` (in the order given) as the digest `digest`, once for everyone who
-    gets these articles; `more` of theirs are left to a link to the site."""
+    gets these articles; `more` of theirs are left to a link to the site.
+
+    A digest rendered once per set of articles passes its `email_environment` (the
+    templates compiled once, not per set) and `cache_css` (the stylesheet parsed once:
+    the digest's own rendering, uncached, has reported its problems)."""
     site = options.site
     view = digest_view(site, digest, articles, options.zone, more)
     subject = render_subject(options.subject, site, view, articles,
                              source=options.subject_source)
-    env = email_environment(options.templates, options.zone)
+    env = env or email_environment(options.templates, options.zone)
     context = {"site": site, "digest": view, "articles": tuple(articles), "subject": subject,
                "image_width": IMAGE_WIDTH,
                "recipient": TEMPLATE_RECIPIENT, "subscribe_url": options.service_url + "subscribe"}
@@ -114,7 +119,7 @@ def render_digest(options: RenderOptions, digest: Digest, articles: Sequence[Art
     text_template = theme.get_template(env, TEXT_TEMPLATE)
     raw_html = theme.render(html_template, **context)
     text = theme.render(text_template, **context)
-    html, warnings = inline_css(raw_html, html_template.filename)
+    html, warnings = inline_css(raw_html, html_template.filename, cached=cache_css)
     _require_placeholders(raw_html, html, html_template.filename)
     _require_unsubscribe(text, text_template.filename)
     warnings += _html_warnings(html, html_template.filename)

@@ -8,7 +8,7 @@ import mailbox
 import shutil
 import ssl
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -429,3 +429,54 @@ def test_the_configuration_offers_exactly_the_registered_transports() -> None:
     from publisher.delivery import TRANSPORTS
 
     assert set(get_args(DeliverySettings.model_fields["transport"].annotation)) == set(TRANSPORTS)
+
+
+class Accepting:
+    """A transport that accepts every message, over two "connections"."""
+
+    concurrency = 2
+
+    def __enter__(self) -> Accepting:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def send(self, sender: str, recipient: str, message: bytes) -> str:
+        return "250 ok"
+
+
+def test_a_maker_sees_each_page_of_readers_before_their_messages(store: Store,
+                                                                 tmp_path: Path) -> None:
+    everyone = people(store, 1201)
+    digest_id = digest_of(store)
+    prepared: set[int] = set()
+    pages: list[int] = []
+    early: list[int] = []
+
+    def prepare(page: Sequence[Subscriber]) -> None:
+        pages.append(len(page))
+        prepared.update(s.id for s in page)
+
+    def make(subscriber: Subscriber) -> bytes:
+        if subscriber.id not in prepared:
+            early.append(subscriber.id)
+        return message_for(subscriber)
+
+    report = dispatch(Dispatch(store, digest_id, lambda s: SENDER, make, Clock(), POLICY,
+                               prepare=prepare), Accepting())
+    assert report.sent == 1201
+    assert (pages, early) == ([500, 500, 201], [])
+    assert prepared == {s.id for s in everyone}
+
+
+def test_a_transport_used_again_sends_over_its_new_connections_only(
+        smtp_server: SMTPServer) -> None:
+    transport = smtp(smtp_server, concurrency=2)
+    for run in range(2):
+        with transport:
+            for n in range(4):
+                transport.send(SENDER, f"r{run}{n}@example.org", message_for(
+                    Subscriber(n, f"r{run}{n}@example.org")))
+    assert smtp_server.connections == 4  # two a run: none reopened for a closed one
+    assert sum(smtp_server.received().values()) == 8

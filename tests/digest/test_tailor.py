@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import email
 import email.policy
+import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from publisher import publish
+from publisher.digest.message import MessageTemplate
 from publisher.digest.tailor import Tailor, Tailoring, owed_articles
 from publisher.models import Article, Subscriber, Tag
 from publisher.send import envelope, render_options
 from publisher.store.database import NewSubscriber, Store
-from publisher.store.readersets import ReaderHistory
+from publisher.store.readersets import ReaderHistory, ReaderState
 from tests.conftest import MAIL_CONFIG, NOW, SiteFactory, article, settings_of
 
 DUE = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
@@ -139,3 +143,111 @@ def test_any_cadence_switches_skip_and_repeat_nothing(hours: list[list[int]],
     expected = {a.id for a in articles if first_since is not None and first_since <= a.date
                 <= end}
     assert set(received) == expected  # nothing skipped
+
+
+def test_a_prepared_page_is_read_at_once_and_each_answer_used_once(
+        tailored: tuple[Tailor, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    tailor, store = tailored
+    readers = list(store.iter_subscribers())
+    asked: list[int] = []
+    page_of = store.readers_page
+
+    def counted(digest_id: str, ids: Sequence[int], *,
+                since: datetime | None = None) -> dict[int, ReaderState]:
+        asked.append(len(ids))
+        return page_of(digest_id, ids, since=since)
+
+    monkeypatch.setattr(store, "readers_page", counted)
+    tailor.prepare(readers)
+    messages = [tailor(reader) for reader in readers]
+    assert asked == [40]
+    first = readers[0]  # its retry is looked up afresh, and finds its row's set
+    assert store.claim("daily-20261125-0700", first.id, now=DUE,
+                       article_set=messages[0].article_set)
+    store.mark_deferred("daily-20261125-0700", first.id, "451 later", DUE, now=DUE)
+    again = tailor(first)
+    assert asked == [40, 1]
+    assert (again.article_set, again.data) == (messages[0].article_set, messages[0].data)
+    store.close()
+
+
+def test_a_page_of_readers_says_what_each_received(tailored: tuple[Tailor, Store]) -> None:
+    _, store = tailored
+    r = [s.id for s in store.iter_subscribers()][:6]
+    old = store.create_digest("weekly", DUE - timedelta(days=30), now=DUE - timedelta(days=30),
+                              article_ids=("z",), subject="s", cadence="weekly",
+                              cadences=("daily", "weekly"), pool=("z", "y"))
+    week = store.create_digest("weekly", DUE - timedelta(days=4), now=DUE - timedelta(days=4),
+                               article_ids=("b", "c"), subject="s", cadence="weekly",
+                               cadences=("daily", "weekly"), pool=("b", "c"))
+    both = store.article_set_for(week.id, ("b", "c"), 2)
+    only_c = store.article_set_for(week.id, ("c",), 1)
+    z = store.article_set_for(old.id, ("z",), 1)
+    at = DUE - timedelta(days=4)
+    for reader, digest, chosen, outcome in ((r[0], week, both, "sent"),
+                                            (r[1], week, only_c, "deferred"),
+                                            (r[2], week, both, "gave_up"),
+                                            (r[3], old, z, "sent")):
+        assert store.claim(digest.id, reader, now=at, article_set=chosen)
+        if outcome == "sent":
+            store.mark_sent(digest.id, reader, "250 ok", now=at)
+        elif outcome == "deferred":
+            store.mark_deferred(digest.id, reader, "451 later", at, now=at)
+        else:
+            store.mark_gave_up(digest.id, reader, "451 later", now=at)
+    assert store.claim("daily-20261125-0700", r[4], now=DUE, article_set=only_c)
+    page = store.readers_page("daily-20261125-0700", r, since=DUE - timedelta(days=7))
+    assert page[r[0]] == ReaderState(None, ReaderHistory(
+        frozenset({"b", "c"}), frozenset({"b", "c"}), week.due_at))
+    assert page[r[1]].history.received == {"c"}  # a deferred message may still arrive
+    assert page[r[2]].history == ReaderHistory(frozenset(), None)  # it gave up: owed again
+    # an old digest's articles cannot be in this pool, but its pool is still the last one
+    assert page[r[3]].history == ReaderHistory(frozenset(), frozenset({"z", "y"}), old.due_at)
+    assert page[r[4]] == ReaderState(only_c, ReaderHistory(frozenset(), None))
+    assert page[r[5]] == ReaderState(None, ReaderHistory(frozenset(), None))
+    assert store.reader_history(r[0], "daily-20261125-0700") == page[r[0]].history
+    store.close()
+
+
+def test_the_sets_of_a_digest_share_one_template_environment(
+        tailored: tuple[Tailor, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    import publisher.digest.render as render
+
+    tailor, store = tailored
+    made: list[object] = []
+    monkeypatch.setattr(render, "email_environment",
+                        lambda *args: made.append(args) or pytest.fail("a new environment"))
+    messages = [tailor(reader) for reader in store.iter_subscribers()]
+    assert tailor.renderings == 2 and len({m.article_set for m in messages}) == 2
+    assert made == []
+    store.close()
+
+
+def test_a_rendering_blocks_only_the_readers_of_its_own_set(
+        tailored: tuple[Tailor, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    import publisher.digest.tailor as tailor_module
+
+    tailor, store = tailored
+    ready = tailor.template(("a", "b"), 2)  # rendered before
+    started, other_served = threading.Event(), threading.Event()
+    render = tailor_module.render_digest
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        assert other_served.wait(5)  # the rendered set is served meanwhile
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(tailor_module, "render_digest", slow)
+    got: list[MessageTemplate] = []
+    first = threading.Thread(target=lambda: got.append(tailor.template(("a",), 1)))
+    second = threading.Thread(target=lambda: got.append(tailor.template(("a",), 1)))
+    first.start()
+    assert started.wait(5)
+    second.start()  # waits for the one rendering of its set
+    assert tailor.template(("a", "b"), 2) is ready
+    other_served.set()
+    first.join(5)
+    second.join(5)
+    assert len(got) == 2 and got[0] is got[1]
+    assert tailor.renderings == 2
+    store.close()
