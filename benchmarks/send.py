@@ -233,6 +233,12 @@ def populate(folder: Path, subscribers: int) -> Path:
 
 def send_run(site: Path, port: int, concurrency: int) -> dict[str, float]:
     """One send of a fresh digest to the whole list, measured from outside too."""
+    return fresh_run(site, CONFIG.format(port=port, concurrency=concurrency), "sender")
+
+
+def fresh_run(site: Path, config: str, *command: str) -> dict[str, float]:
+    """Run this script as `command` on a fresh copy of the site's template store, with
+    `config` as its publisher.toml: its own figures, with its wall time and peak memory."""
     for leftover in ("publisher.db", "publisher.db-wal", "publisher.db-shm", "public",
                      ".publisher", "digests"):
         path = site / leftover
@@ -241,16 +247,15 @@ def send_run(site: Path, port: int, concurrency: int) -> dict[str, float]:
         elif path.exists():
             path.unlink()
     shutil.copyfile(site / "template.db", site / "publisher.db")
-    (site / "publisher.toml").write_text(CONFIG.format(port=port, concurrency=concurrency))
-    env = {**os.environ, **SECRET_ENV}
+    (site / "publisher.toml").write_text(config)
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, __file__, "sender", str(site)],
-                               stdout=subprocess.PIPE, env=env)
+    process = subprocess.Popen([sys.executable, __file__, *command, str(site)],
+                               stdout=subprocess.PIPE, env={**os.environ, **SECRET_ENV})
     assert process.stdout is not None
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
-        raise SystemExit(f"the sender failed with status {status}")
+        raise SystemExit(f"{command[0]} failed with status {status}")
     figures: dict[str, float] = json.loads(output)
     figures["wall"] = time.perf_counter() - started
     figures["peak_mb"] = usage.ru_maxrss * 1024 / 1e6
@@ -483,27 +488,7 @@ def checkpoint(database: Path) -> None:
 def subprocess_figures(site: Path, port: int, concurrency: int, *command: str
                        ) -> dict[str, float]:
     """Run this script as `command` on a fresh copy of the site's template store."""
-    for leftover in ("publisher.db", "publisher.db-wal", "publisher.db-shm", "public",
-                     ".publisher", "digests"):
-        path = site / leftover
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-    shutil.copyfile(site / "template.db", site / "publisher.db")
-    (site / "publisher.toml").write_text(re_port(site, port, concurrency))
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, __file__, *command, str(site)],
-                               stdout=subprocess.PIPE, env={**os.environ, **SECRET_ENV})
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise SystemExit(f"{command[0]} failed with status {status}")
-    figures: dict[str, float] = json.loads(output)
-    figures["wall"] = time.perf_counter() - started
-    figures["peak_mb"] = usage.ru_maxrss * 1024 / 1e6
-    return figures
+    return fresh_run(site, re_port(site, port, concurrency), *command)
 
 
 def re_port(site: Path, port: int, concurrency: int) -> str:
