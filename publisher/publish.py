@@ -20,6 +20,7 @@ from publisher import __version__, theme
 from publisher.build import archives, fanout, feeds, icons, orphans
 from publisher.build import pages as archive
 from publisher.build import state as buildstate
+from publisher.build.feeds import memo
 from publisher.build.output import OutputWriter
 from publisher.build.rehearsal import DryRun
 from publisher.build.web_copies import load_web_copies
@@ -432,7 +433,10 @@ def _stage_all_feeds(writer: OutputWriter, settings: Settings, site: Site,
             for file in files:
                 yield index, file, fingerprint
 
-    fanout.stage_all(writer, len(stale), produce, fanout.FEED_SETS_MIN)
+    try:
+        fanout.stage_all(writer, len(stale), produce, fanout.FEED_SETS_MIN)
+    finally:
+        memo.forget()
 
 
 def _rehearse_digest(settings: Settings, site: Site, published: Sequence[Article]) -> None:

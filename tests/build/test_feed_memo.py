@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +19,7 @@ from publisher.build import feeds
 from publisher.build.feeds import json_feed, memo
 from publisher.content.load import rendered_fingerprint
 from publisher.models import Article, OutputFile, Site
-from tests.conftest import BASE_CONFIG, article, settings_of
+from tests.conftest import BASE_CONFIG, SiteFactory, article, settings_of
 
 T = TypeVar("T")
 TAGS = ["[red]", "[red, blue]", "[blue]", "[green, red]", "[]"]
@@ -121,3 +121,15 @@ def test_items_encoded_apart_give_the_bytes_of_the_whole(head: dict[str, object]
                                  [encode(i).replace("\n", "\n" + json_feed.ITEM_INDENT)
                                   for i in items])
     assert apart == encode({**head, "items": items})
+
+
+def test_a_build_leaves_no_entries_behind_in_its_thread(
+        make_site: SiteFactory, clock: Any) -> None:
+    root = make_site({f"content/a{n}.md": article(f"Story {n}", f"2026-10-{n:02d}")
+                      for n in range(1, 4)})
+
+    def build_and_look() -> int:
+        publish.build(settings_of(root), clock)
+        return len(memo.of_thread("publisher.build.feeds.atom")._items)
+
+    assert in_fresh_thread(build_and_look) == 0

@@ -59,3 +59,9 @@ def of_thread(name: str) -> Memo[Any]:
     """This thread's memo called `name` (one per feed format)."""
     memos: dict[str, Memo[Any]] = _local.__dict__.setdefault("memos", {})
     return memos.setdefault(name, Memo())
+
+
+def forget() -> None:
+    """Drop this thread's memos: a long-running `publisher run` builds on several threads of
+    its pool, and each would otherwise keep its last build's entries (and their documents)."""
+    _local.__dict__.pop("memos", None)
