@@ -196,14 +196,16 @@ class Reader:
         return self.page.locator("h1").first.inner_text()
 
 
-def confirm_link(root: Path, address: str) -> str:
+def mailed_link(root: Path, address: str, path: str) -> str:
+    """The first link to the service's `path` (`confirm`, `preferences`) in the plain-text
+    part of the outbox's message to `address`."""
     box = mailbox.Maildir(root / "outbox", create=False)
     for key in box.iterkeys():
         message = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
         if message["To"] == address:
             part = cast(EmailMessage, message).get_body(("plain",))
             assert part is not None
-            return re.findall(r"http://\S+/confirm\?token=\S+", part.get_content())[0]
+            return re.findall(rf"http://\S+/{path}\?token=\S+", part.get_content())[0]
     raise AssertionError(f"no message to {address} in the outbox")
 
 
@@ -237,7 +239,7 @@ def subscribe(reader: Reader, served: Served, address: str) -> None:
     page.get_by_role("button", name="Subscribe").click()
     assert reader.heading() == "Check your inbox"
     reader.check("subscribed")
-    page.goto(confirm_link(served.root, address))
+    page.goto(mailed_link(served.root, address, "confirm"))
     assert reader.heading() == "Confirm your subscription"
     reader.check("confirm")
     page.get_by_role("button", name="Confirm my subscription").click()
@@ -367,17 +369,6 @@ def test_the_sample_site_as_built_for_production_previews_locally(
     assert after == built  # the production output is what the build wrote
 
 
-def preferences_link(root: Path, address: str) -> str:
-    box = mailbox.Maildir(root / "outbox", create=False)
-    for key in box.iterkeys():
-        message = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
-        if message["To"] == address:
-            part = cast(EmailMessage, message).get_body(("plain",))
-            assert part is not None
-            return re.findall(r"http://\S+/preferences\?token=\S+", part.get_content())[0]
-    raise AssertionError(f"no message to {address} in the outbox")
-
-
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_reader_chooses_on_the_form_and_changes_it_later_without_javascript(
         served: Served, browser: Browser, tmp_path: Path, width: int) -> None:
@@ -394,7 +385,7 @@ def test_a_reader_chooses_on_the_form_and_changes_it_later_without_javascript(
     reader.check("subscribe-choices")
     page.get_by_role("button", name="Subscribe").click()
     assert reader.heading() == "Check your inbox"
-    page.goto(preferences_link(served.root, address))
+    page.goto(mailed_link(served.root, address, "preferences"))
     assert reader.heading() == "Your preferences"
     reader.check("preferences")
     assert page.get_by_label("Transport").is_checked()
