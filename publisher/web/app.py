@@ -315,11 +315,10 @@ def preference_page(view: PreferenceView, site_zone: str) -> dict[str, object]:
     chosen = view.chosen
     return {"state": view.state, "email": view.email, "token": view.token,
             "unsubscribe_token": view.unsubscribe_token,
-            "topics": [(tag, tag.slug in chosen.topics) for tag in view.choices.topics],
-            "cadences": [(c, c.name == chosen.cadence) for c in view.choices.cadences],
-            "every_digest": chosen.cadence is None, "zones": zone_names(),
-            "zone": chosen.timezone or "", "site_zone": site_zone,
-            "hours": range(24), "hour": chosen.hour}
+            "tags": view.choices.topics, "topics": frozenset(chosen.topics),
+            "cadences": [(c.name, c.label) for c in view.choices.cadences],
+            "cadence": chosen.cadence, "zones": zone_names(),
+            "zone": chosen.timezone or "", "site_zone": site_zone, "hour": chosen.hour}
 
 
 def limited(request: Request) -> Request:
