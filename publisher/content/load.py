@@ -165,9 +165,9 @@ def load_content(files: Sequence[SourceFile], context: ParseContext,
                  cached: Mapping[str, Entry]) -> tuple[LoadedContent, dict[str, Entry]]:
     """Parse what the cache does not have; raise `ContentError` listing every problem.
 
+    `files` are as `read_uncached` left them: every one the cache lacks has been read.
     Returns the content and the newly parsed entries, for the caller to cache.
     """
-    files = read_uncached(files, cached, context)
     todo = [(f.source, f.raw, f.key) for f in files
             if f.key not in cached and not f.problem and f.raw is not None]
     parsed = {p.source: p for p in _parse_all(todo, context)}
