@@ -10,6 +10,10 @@ The targets are printed with PASS or FAIL, and the last line holds every figure
 as JSON.
 
 Run: python benchmarks/build.py [--articles N] [--keep DIR] [--no-pelican]
+
+With `--vs-hugo`, it instead times publisher against Debian's Hugo (`apt install hugo`)
+on the same articles at 1,000, 10,000 and 30,000 articles (`--sizes`), in alternating
+cold builds (`--pairs`), beside the floor of the machine (`versus_hugo.py`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from sitegen import (
     write_pelican_site,
     write_publisher_site,
 )
+from versus_hugo import report, run_size
 
 REBUILD_TARGET_S, MEMORY_TARGET_MB, SPEEDUP_TARGET = 1.0, 500.0, 3.0
 
@@ -207,11 +212,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="seed of the article generator")
     parser.add_argument("--no-first-build", dest="first_build", action="store_false",
                         help="skip the first build of a copy whose articles have no ids yet")
+    parser.add_argument("--vs-hugo", action="store_true",
+                        help="time publisher against Hugo in paired cold builds instead")
+    parser.add_argument("--sizes", default="1000,10000,30000", metavar="N,N,…",
+                        help="site sizes for --vs-hugo (default 1000,10000,30000)")
+    parser.add_argument("--pairs", type=int, default=5,
+                        help="alternating cold builds of each tool for --vs-hugo (default 5)")
     parser.add_argument("--sample-interval", type=float, default=0.01, metavar="SECONDS",
                         help="how often /proc is polled for memory; 0 turns sampling off")
     args = parser.parse_args(argv)
     if args.articles < 1 or args.repeat < 1:
         parser.error("--articles and --repeat must be at least 1")
+    try:
+        args.sizes = [int(n) for n in args.sizes.split(",")]
+    except ValueError:
+        parser.error(f"--sizes {args.sizes}: give whole numbers separated by commas")
+    if args.vs_hugo and shutil.which("hugo") is None:
+        parser.error("--vs-hugo needs Hugo on PATH: apt install hugo")
     if args.keep and args.keep.exists() and any(args.keep.iterdir()):
         parser.error(f"--keep {args.keep}: the folder is not empty")
     return args
@@ -245,8 +262,28 @@ def generate(root: Path, args: argparse.Namespace, with_pelican: bool) -> list[A
     return articles
 
 
+def main_vs_hugo(args: argparse.Namespace) -> None:
+    hugo = subprocess.run(["hugo", "version"], capture_output=True, text=True, check=False)
+    print(f"hugo: {hugo.stdout.strip()}")
+    root = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="publisher-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        results = [run_size(root, n, args, console("publisher", "publisher.cli"))
+                   for n in args.sizes]
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    summary = report(results)
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    print(json.dumps({"machine": machine_info(), "versions": versions(), **summary},
+                     separators=(",", ":")))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.vs_hugo:
+        main_vs_hugo(args)
+        return
     with_pelican = pelican_available(args)
     machine, found = machine_info(), versions()
     print(f"machine: {machine['cores']} cores ({machine['usable_cores']} usable), "
