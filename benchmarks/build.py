@@ -227,6 +227,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.sizes = [int(n) for n in args.sizes.split(",")]
     except ValueError:
         parser.error(f"--sizes {args.sizes}: give whole numbers separated by commas")
+    if min(args.sizes) < 1 or args.pairs < 1:
+        parser.error("--sizes and --pairs must be at least 1")
     if args.vs_hugo and shutil.which("hugo") is None:
         parser.error("--vs-hugo needs Hugo on PATH: apt install hugo")
     if args.keep and args.keep.exists() and any(args.keep.iterdir()):

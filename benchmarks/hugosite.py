@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sitegen import SITE_URL, TIMEZONE, Article
+from sitegen import SITE_URL, TIMEZONE, Article, write_text
 
 CONFIG = f"""\
 baseURL = "{SITE_URL}"
@@ -132,14 +132,10 @@ def write_hugo_site(root: Path, articles: list[Article]) -> None:
     root.mkdir()
     (root / "hugo.toml").write_text(CONFIG, "utf-8")
     for name, text in LAYOUTS.items():
-        _write(root / "layouts" / name, text)
+        write_text(root / "layouts" / name, text)
     for a in articles:
         date = a.date.replace(" ", "T") + ":00"
         header = (f"---\ntitle: {json.dumps(a.title)}\ndate: {date}\n"
                   f"tags: {json.dumps(list(a.tags))}\nslug: {a.slug}\n---\n")
-        _write(root / "content" / "posts" / str(a.year) / f"{a.slug}.md", header + a.body)
+        write_text(root / "content" / "posts" / str(a.year) / f"{a.slug}.md", header + a.body)
 
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, "utf-8")

@@ -115,7 +115,7 @@ def write_publisher_site(root: Path, articles: list[Article], *, with_ids: bool 
         header = (f"---\ntitle: {json.dumps(a.title)}\ndate: {a.date}\n"
                   f"tags: {json.dumps(list(a.tags))}\nslug: {a.slug}\n"
                   f"{ident if with_ids else ''}---\n")
-        _write(root / "content" / str(a.year) / f"{a.slug}.md", header + a.body)
+        write_text(root / "content" / str(a.year) / f"{a.slug}.md", header + a.body)
 
 
 def write_pelican_site(root: Path, articles: list[Article]) -> None:
@@ -126,7 +126,7 @@ def write_pelican_site(root: Path, articles: list[Article]) -> None:
     for a in articles:
         header = (f"Title: {a.title}\nDate: {a.date}\nTags: {', '.join(a.tags)}\n"
                   f"Slug: {a.slug}\n\n")
-        _write(root / "content" / str(a.year) / f"{a.slug}.md", header + a.body)
+        write_text(root / "content" / str(a.year) / f"{a.slug}.md", header + a.body)
 
 
 def pelican_settings(cached: bool) -> str:
@@ -143,7 +143,7 @@ def pelican_settings(cached: bool) -> str:
     )
 
 
-def _write(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, "utf-8")
 

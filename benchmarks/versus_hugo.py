@@ -15,22 +15,28 @@ files (the same bytes) into a fresh folder.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import shutil
 import statistics
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pyromark
 from hugosite import write_hugo_site
 from measure import Run, measure, show
-from sitegen import Article, edit_one_sentence, make_articles, write_publisher_site
+from sitegen import edit_one_sentence, make_articles, write_publisher_site
 
 COLD_1K_RATIO, COLD_10K_RATIO, COLD_10K_SECONDS = 0.6, 0.4, 2.5
 NO_CHANGE_S = {10_000: 0.2, 30_000: 0.4}
 EDIT_10K_S, MEMORY_SHARE, MEMORY_30K_MB, LINEAR_TOLERANCE = 0.3, 0.1, 500.0, 0.10
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +76,29 @@ def _clear(*paths: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _in_child(work: Callable[..., T], *args: object) -> T:
+    """Run `work` in a process of its own: a build's `ru_maxrss` counts what the
+    benchmark held when it forked the build, so the benchmark holds no articles."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        return pool.submit(work, *args).result()
+
+
+def write_sites(base: Path, count: int, seed: int) -> Path:
+    """Both sites of `count` articles; the newest article's source in publisher's."""
+    articles = make_articles(count, seed)
+    write_publisher_site(base / "publisher", articles)
+    write_hugo_site(base / "hugo", articles)
+    (base / "logs").mkdir()
+    os.sync()
+    newest = max(articles, key=lambda a: a.date)
+    return base / "publisher" / "content" / str(newest.year) / f"{newest.slug}.md"
+
+
 def run_size(root: Path, count: int, args: argparse.Namespace, publisher: list[str]) -> SizeResult:
-    articles = make_articles(count, args.seed)
     base = root / f"{count}"
     base.mkdir()
+    newest = _in_child(write_sites, base, count, args.seed)
     ours_site, hugo_site, logs = base / "publisher", base / "hugo", base / "logs"
-    write_publisher_site(ours_site, articles)
-    write_hugo_site(hugo_site, articles)
-    logs.mkdir()
-    os.sync()
     ours_cmd = [*publisher, "--site", str(ours_site), "build"]
     hugo_cmd = ["hugo", "--quiet", "--source", str(hugo_site)]
     print(f"{count:,} articles:")
@@ -100,12 +120,11 @@ def run_size(root: Path, count: int, args: argparse.Namespace, publisher: list[s
                          ours_site / "public", logs / f"again-{i}.txt", args.sample_interval)
         again.append(run)
         show(run)
-    newest = max(articles, key=lambda a: a.date)
-    edit_one_sentence(ours_site / "content" / str(newest.year) / f"{newest.slug}.md")
+    edit_one_sentence(newest)
     edit, _ = measure("publisher, one article edited", ours_cmd, ours_site, ours_site / "public",
                       logs / "edit.txt", args.sample_interval)
     show(edit)
-    floor = machine_floor(ours_site, articles, base / "floor")
+    floor = _in_child(machine_floor, ours_site, base / "floor")
     print(f"  floor: read {floor['read']:.2f} s + render {floor['render']:.2f} s + write "
           f"{floor['write']:.2f} s = {sum(floor.values()):.2f} s")
     if not args.keep:
@@ -118,29 +137,29 @@ def _render(bodies: list[str]) -> int:
     return sum(len(pyromark.html(body)) for body in bodies)
 
 
-def machine_floor(site: Path, articles: list[Article], into: Path) -> dict[str, float]:
+def machine_floor(site: Path, into: Path) -> dict[str, float]:
     """Seconds to read the sources, render their Markdown on every core, and write the
     build's output files anew: the work no build of this site can skip."""
     sources = sorted((site / "content").rglob("*.md"))
     start = time.perf_counter()
-    for path in sources:
-        path.read_bytes()
+    texts = [path.read_bytes() for path in sources]
     read = time.perf_counter() - start
     workers = len(os.sched_getaffinity(0))
-    bodies = [a.body for a in articles]
+    bodies = [text.decode().split("\n---\n", 1)[-1] for text in texts]
     chunks = [bodies[i::workers] for i in range(workers)]
     with ProcessPoolExecutor(workers) as pool:
         pool.submit(int).result()  # the pool's start-up is not rendering
         start = time.perf_counter()
         sum(pool.map(_render, chunks))
         render = time.perf_counter() - start
-    outputs = [(p, p.read_bytes()) for p in (site / "public").rglob("*") if p.is_file()]
-    start = time.perf_counter()
-    for path, data in outputs:
-        target = into / path.relative_to(site / "public")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    write = time.perf_counter() - start
+    write = 0.0
+    for path in (site / "public").rglob("*"):
+        if path.is_file():
+            data, target = path.read_bytes(), into / path.relative_to(site / "public")
+            start = time.perf_counter()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            write += time.perf_counter() - start
     _clear(into)
     return {"read": read, "render": render, "write": write}
 
