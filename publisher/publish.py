@@ -17,14 +17,14 @@ from pathlib import Path
 import jinja2
 
 from publisher import __version__, theme
-from publisher.build import archives, fanout, feeds, icons, orphans
+from publisher.build import archives, fanout, feeds, icons, orphans, quick
 from publisher.build import pages as archive
 from publisher.build import state as buildstate
 from publisher.build.feeds import memo
 from publisher.build.output import OutputWriter
 from publisher.build.rehearsal import DryRun
 from publisher.build.web_copies import load_web_copies
-from publisher.config import CONFIG_NAME, Settings, require_content_folder
+from publisher.config import CONFIG_NAME, Settings, input_folders, require_content_folder
 from publisher.content.cache import ArticleCache
 from publisher.content.ids import write_pending_ids
 from publisher.content.load import (
@@ -119,6 +119,8 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
         if source is not None and not source.still_current(settings):
             source = None
         started = now_ns()
+        inputs = quick.watch([settings.root / CONFIG_NAME],
+                             [*input_folders(settings), theme.default_theme_path()])
         files = [] if source is not None else scan(
             settings.content_path, settings.root, context,
             read_index(settings.state_path, context.fingerprint()))
@@ -132,8 +134,13 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
             _refuse_warnings_if_strict(previous.warnings, strict)
             if any(f.raw is not None for f in files):  # read this time: not next time
                 _remember_stamps(settings, context, _stamps(files), started)
-            return BuildReport(previous.articles, previous.drafts, previous.scheduled,
-                               unchanged=len(writer.produced_before()), warnings=previous.warnings)
+            unchanged = BuildReport(previous.articles, previous.drafts, previous.scheduled,
+                                    unchanged=len(writer.produced_before()),
+                                    warnings=previous.warnings)
+            quick.remember(settings.root, started, inputs, settings.output_path,
+                           settings.output_dir, writer.on_disk(), unchanged,
+                           previous.next_change)
+            return unchanged
         with ArticleCache(settings.state_path / CACHE_NAME) as cache:
             if source is None:
                 cached = cache.get_many(keys.values())
@@ -175,7 +182,9 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
             warnings=loaded.warnings,
             changed_feeds=changed_feeds,
         )
-        _remember(settings, keys, pages, loaded, now, report)
+        remembered = _remember(settings, keys, pages, loaded, now, report)
+        quick.remember(settings.root, started, inputs, settings.output_path, settings.output_dir,
+                       writer.on_disk(), report, remembered.next_change)
     return report
 
 
@@ -200,12 +209,15 @@ def _inputs(settings: Settings, keys: dict[str, str], pages: PageStage) -> str:
 
 
 def _remember(settings: Settings, keys: dict[str, str], pages: PageStage,
-              loaded: LoadedContent, now: datetime, report: BuildReport) -> None:
+              loaded: LoadedContent, now: datetime, report: BuildReport
+              ) -> buildstate.BuildState:
     upcoming = [a.date for a in loaded.articles if not a.draft and a.date > now]
-    buildstate.write(settings.state_path, buildstate.BuildState(
+    state = buildstate.BuildState(
         _inputs(settings, keys, pages), min(upcoming, default=None),
         report.articles, report.drafts, report.scheduled, report.warnings,
-    ))
+    )
+    buildstate.write(settings.state_path, state)
+    return state
 
 
 def _refuse_warnings_if_strict(warnings: Sequence[Problem], strict: bool) -> None:

@@ -159,6 +159,10 @@ class OutputWriter:
         """True when every file of the last build is still on disk as it was written."""
         return bool(self._old) and all(self._on_disk(p, e) for p, e in self._old.items())
 
+    def on_disk(self) -> list[tuple[str, int, int]]:
+        """Each file of the output as the last commit left it: path, size and time."""
+        return [(path, e.size, e.mtime_ns) for path, e in sorted(self._old.items())]
+
     def produced_before(self) -> set[str]:
         """The files the last build made."""
         return set(self._old)
@@ -238,6 +242,7 @@ class OutputWriter:
             self._staged = {p: s for p, s in self._staged.items() if p not in manifest}
         if written or removed or manifest != self._old:
             _save_manifest(self._manifest_path, manifest)
+        self._old = manifest
         return WriteResult(tuple(written), tuple(removed), len(manifest) - len(written))
 
     def _wait_for_temp_files(self) -> None:

@@ -10,16 +10,18 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from publisher import __version__
+from publisher import __version__, find_site_root
 from publisher.cli.failures import internal_problem, system_problem
-from publisher.clock import MomentOutOfRange, parse_moment, system_clock
-from publisher.config import Settings, find_site_root, load_settings
 from publisher.errors import Problem, PublisherError
-from publisher.models import Clock
 from publisher.text import plural
+
+if TYPE_CHECKING:  # the configuration's validation is imported only by a command that needs it
+    from publisher.config import Settings
+    from publisher.models import Clock
 
 __all__ = ["AppContext", "cli", "pass_app", "plural", "report_problems", "warn"]
 
@@ -35,11 +37,15 @@ class AppContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from publisher.config import load_settings
+
             self._settings = load_settings(self.site)
         return self._settings
 
     @property
     def clock(self) -> Clock:
+        from publisher.clock import MomentOutOfRange, parse_moment, system_clock
+
         if self.now is None:
             return system_clock
         try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from publisher import publish
+from publisher.build import quick
 from publisher.cli import AppContext, cli, pass_app, plural, warn
+from publisher.models import BuildReport
 
 
 @cli.command()
@@ -17,9 +19,18 @@ from publisher.cli import AppContext, cli, pass_app, plural, warn
 @pass_app
 def build(app: AppContext, strict: bool, now: str | None) -> None:
     """Publish the site's feeds (and pages) into the output folder."""
+    answer = quick.unchanged(app.site, datetime.now(UTC), strict=strict) if now is None else None
+    if answer is not None:  # told from the files' stamps, without loading the site
+        _summarise(answer.report, answer.output_dir)
+        return
+    from publisher import publish
+
     app.now = now
     settings = app.settings
-    report = publish.build(settings, app.clock, strict=strict)
+    _summarise(publish.build(settings, app.clock, strict=strict), settings.output_dir)
+
+
+def _summarise(report: BuildReport, output_dir: str) -> None:
     warn(list(report.warnings))
     _list_assigned_ids(report.ids_assigned)
     extras = []
@@ -29,7 +40,7 @@ def build(app: AppContext, strict: bool, now: str | None) -> None:
         extras.append(plural(report.scheduled, "article") + " scheduled for later")
     tail = f" ({', '.join(extras)})" if extras else ""
     click.echo(
-        f"Published {plural(report.articles, 'article')} to {settings.output_dir}/: "
+        f"Published {plural(report.articles, 'article')} to {output_dir}/: "
         f"{len(report.written):,} written, {report.unchanged:,} unchanged, "
         f"{len(report.removed):,} removed{tail}"
     )
@@ -49,6 +60,8 @@ def _list_assigned_ids(sources: tuple[str, ...], shown: int = 10) -> None:
 @pass_app
 def check(app: AppContext, strict: bool, now: str | None) -> None:
     """Validate the configuration and every article without writing anything."""
+    from publisher import publish
+
     app.now = now
     settings = app.settings
     loaded, warnings = publish.check(settings, app.clock, strict=strict)

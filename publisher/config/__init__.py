@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from publisher import CONFIG_NAME, SITE_ENV, find_site_root, state_folder
 from publisher.config.problems import key_lines, toml_error_line, validate_model
 from publisher.config.values import (
     Duration,
@@ -34,14 +35,12 @@ from publisher.errors import ConfigError, Problem
 from publisher.models import Author, Site
 from publisher.text import is_plain_address, plural
 
-__all__ = ["CONFIG_NAME", "SITE_ENV", "Duration", "Settings", "find_site_root", "key_lines",
-           "load_settings", "require_content_folder", "validate_model"]
+__all__ = ["CONFIG_NAME", "SITE_ENV", "Duration", "Settings", "find_site_root", "input_folders",
+           "key_lines", "load_settings", "require_content_folder", "validate_model"]
 
-CONFIG_NAME = "publisher.toml"
 # A bucket name as S3 allows it (3-63 of a-z, 0-9, ".", "-"), then an optional key prefix.
 S3_TARGET = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/([^\x00-\x1f]*))?$")
 SIGNING_KEY_BYTES = 32  # what `secrets.token_urlsafe(32)` gives, and more than HMAC-SHA1 needs
-SITE_ENV = "PUBLISHER_SITE"
 
 
 class _Section(BaseModel):
@@ -281,7 +280,7 @@ class Settings(_Section):
     @property
     def state_path(self) -> Path:
         """Where the build keeps its cache and manifest, out of the published folder."""
-        return self.root.resolve() / ".publisher"
+        return state_folder(self.root)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -348,14 +347,6 @@ class Settings(_Section):
         return value
 
 
-def find_site_root(start: Path | None = None) -> Path:
-    """The folder to work in: `$PUBLISHER_SITE`, else the given or current folder."""
-    if start is not None:
-        return start
-    env = os.environ.get(SITE_ENV)
-    return Path(env) if env else Path()
-
-
 def load_settings(root: Path) -> Settings:
     """Read and validate `root/publisher.toml`; raise `ConfigError` listing every problem."""
     path = root / CONFIG_NAME
@@ -393,6 +384,11 @@ def load_settings(root: Path) -> Settings:
 # The folders a build reads or keeps: the output folder may be none of them, hold none of
 # them and lie inside none of them, or a build would write over its own inputs.
 _INPUT_FOLDERS = ("content_dir", "templates_dir", "static_dir", "digests_dir", "schedules_dir")
+
+
+def input_folders(settings: Settings) -> list[Path]:
+    """Every folder a build reads."""
+    return [settings.path(getattr(settings, key)) for key in _INPUT_FOLDERS]
 
 
 def folder_problems(settings: Settings, label: str, lines: dict[str, int]) -> list[Problem]:
