@@ -53,7 +53,8 @@ class Unchanged:
 
 
 def watch(files: Iterable[Path], folders: Iterable[Path]) -> Watch:
-    """Stamp `files` and every folder and file below `folders` (a missing one too)."""
+    """Stamp `files` and every folder and file below `folders` (a missing one too:
+    its creation must show)."""
     paths = [str(path) for path in files]
     for folder in folders:
         paths += _tree(str(folder))
@@ -117,10 +118,12 @@ def unchanged(root: Path, now: datetime, *, strict: bool = False) -> Unchanged |
 
 
 def _tree(folder: str) -> list[str]:
-    """The folder and everything below it, hidden entries too, in a stable order."""
+    """The folder and everything below it, in a stable order. Hidden folders (a `.git`)
+    are left out: no article, static file or schedule is read from one. Hidden files
+    are kept."""
     found = [folder]
     for current, dirs, files in os.walk(folder):
-        dirs.sort()
+        dirs[:] = sorted(name for name in dirs if not name.startswith("."))
         found += [os.path.join(current, name) for name in dirs]
         found += [os.path.join(current, name) for name in sorted(files)]
     return found

@@ -139,3 +139,12 @@ def test_inputs_written_too_recently_to_trust_leave_no_answer(make_site: SiteFac
     cli_ok(root, "build")
     assert not (root / ".publisher" / quick.QUICK_NAME).exists()
     assert quick.unchanged(root, LATER) is None
+
+
+def test_work_inside_a_hidden_folder_of_the_content_changes_nothing(
+        make_site: SiteFactory, settled: None) -> None:
+    root = make_site({**FILES, "content/.git/HEAD": "ref: refs/heads/main\n"})
+    cli_ok(root, "build")
+    (root / "content/.git/HEAD").write_text("ref: refs/heads/draft\n", "utf-8")
+    (root / "content/.git/index").write_bytes(b"DIRC")
+    assert quick.unchanged(root, LATER) is not None
