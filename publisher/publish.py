@@ -138,7 +138,7 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
                                     unchanged=len(writer.produced_before()),
                                     warnings=previous.warnings)
             quick.remember(settings.root, started, inputs, settings.output_path,
-                           settings.output_dir, writer.on_disk(), unchanged,
+                           settings.output_dir, writer.on_disk(), unchanged, now,
                            previous.next_change)
             return unchanged
         with ArticleCache(settings.state_path / CACHE_NAME) as cache:
@@ -184,7 +184,7 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
         )
         remembered = _remember(settings, keys, pages, loaded, now, report)
         quick.remember(settings.root, started, inputs, settings.output_path, settings.output_dir,
-                       writer.on_disk(), report, remembered.next_change)
+                       writer.on_disk(), report, now, remembered.next_change)
     return report
 
 
@@ -213,7 +213,7 @@ def _remember(settings: Settings, keys: dict[str, str], pages: PageStage,
               ) -> buildstate.BuildState:
     upcoming = [a.date for a in loaded.articles if not a.draft and a.date > now]
     state = buildstate.BuildState(
-        _inputs(settings, keys, pages), min(upcoming, default=None),
+        _inputs(settings, keys, pages), now, min(upcoming, default=None),
         report.articles, report.drafts, report.scheduled, report.warnings,
     )
     buildstate.write(settings.state_path, state)

@@ -63,10 +63,13 @@ def watch(files: Iterable[Path], folders: Iterable[Path]) -> Watch:
 
 
 def remember(root: Path, started_ns: int, inputs: Watch, output: Path, output_dir: str,
-             outputs: Sequence[tuple[str, int, int]], report: BuildReport,
+             outputs: Sequence[tuple[str, int, int]], report: BuildReport, built_at: datetime,
              next_change: datetime | None) -> None:
     """Keep what a finished build saw, unless an input is too new for its stamp to be
-    trusted (it could change again within the same tick of the file system's clock)."""
+    trusted (it could change again within the same tick of the file system's clock).
+
+    The output holds what is published from `built_at` (the build's clock, `--now`)
+    until `next_change`, and the answer is given only between the two."""
     path = state_folder(root) / QUICK_NAME
     if started_ns - inputs.newest_ns <= stamps.RACY_NS or not outputs:
         with contextlib.suppress(OSError):
@@ -77,6 +80,7 @@ def remember(root: Path, started_ns: int, inputs: Watch, output: Path, output_di
         "format": QUICK_FORMAT,
         "version": __version__,
         "root": str(root.resolve()),
+        "built_at": built_at.isoformat(),
         "next_change": next_change.isoformat() if next_change else None,
         "report": [report.articles, report.drafts, report.scheduled],
         "warnings": [asdict(w) for w in report.warnings],
@@ -98,8 +102,9 @@ def unchanged(root: Path, now: datetime, *, strict: bool = False) -> Unchanged |
                 or data["root"] != str(root.resolve()) or not (state / CLEAN_MARK).exists()):
             return None
         change = data["next_change"]
-        if change is not None and now >= datetime.fromisoformat(change):
-            return None
+        if now < datetime.fromisoformat(data["built_at"]) or (
+                change is not None and now >= datetime.fromisoformat(change)):
+            return None  # a build for a later moment (`--now`), or an article come due
         warnings = tuple(Problem(**w) for w in data["warnings"])
         if strict and warnings:
             return None  # the full build refuses them, with its own message

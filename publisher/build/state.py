@@ -22,12 +22,13 @@ from publisher.atomic import atomic_write
 from publisher.errors import Problem
 
 STATE_NAME = "build-state.json"
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
 class BuildState:
     inputs: str
+    built_at: datetime  # the build's clock (`--now`): its output holds from then
     next_change: datetime | None  # when the next future-dated article comes due
     articles: int
     drafts: int
@@ -36,7 +37,8 @@ class BuildState:
 
     def covers(self, inputs: str, now: datetime) -> bool:
         """True when a build from `inputs` at `now` would give exactly the last build's output."""
-        return self.inputs == inputs and (self.next_change is None or now < self.next_change)
+        return self.inputs == inputs and self.built_at <= now and (
+            self.next_change is None or now < self.next_change)
 
 
 def signature(parts: Iterable[str]) -> str:
@@ -66,7 +68,8 @@ def read(state_dir: Path) -> BuildState | None:
             return None
         change = data.pop("next_change")
         warnings = tuple(Problem(**w) for w in data.pop("warnings"))
-        return BuildState(next_change=datetime.fromisoformat(change) if change else None,
+        return BuildState(built_at=datetime.fromisoformat(data.pop("built_at")),
+                          next_change=datetime.fromisoformat(change) if change else None,
                           warnings=warnings, **data)
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
@@ -76,6 +79,7 @@ def write(state_dir: Path, state: BuildState) -> None:
     data = {
         "format": STATE_FORMAT,
         "inputs": state.inputs,
+        "built_at": state.built_at.isoformat(),
         "next_change": state.next_change.isoformat() if state.next_change else None,
         "articles": state.articles,
         "drafts": state.drafts,

@@ -18,10 +18,16 @@ from publisher.build.orphans import CLEAN_MARK
 from publisher.content import stamps
 from tests.conftest import SiteFactory, article, cli_ok
 
-LATER = datetime.now(UTC) + timedelta(seconds=1)
 FILES = {f"content/a{n}.md": article(f"Story {n}", f"2026-10-{n:02d}", tags="[x]",
                                     id=f"urn:uuid:00000000-0000-4000-8000-00000000000{n}")
          for n in range(1, 4)}
+
+
+def later() -> datetime:
+    """A moment after every build so far."""
+    return datetime.now(UTC) + timedelta(seconds=1)
+
+
 HEAVY = ("pydantic", "jinja2", "yaml", "nh3", "publisher.publish", "publisher.config")
 
 
@@ -39,7 +45,7 @@ def built(make_site: SiteFactory, settled: None) -> Path:
 
 
 def test_an_unchanged_site_is_answered_with_the_full_builds_summary(built: Path) -> None:
-    answer = quick.unchanged(built, LATER)
+    answer = quick.unchanged(built, later())
     assert answer is not None
     assert answer.output_dir == "public"
     assert (answer.report.articles, answer.report.drafts) == (3, 0)
@@ -96,10 +102,10 @@ CHANGES: dict[str, Callable[[Path], object]] = {
 def test_every_change_goes_to_the_full_build(built: Path, change: Callable[[Path], object]
                                               ) -> None:
     change(built)
-    assert quick.unchanged(built, LATER) is None
+    assert quick.unchanged(built, later()) is None
     cli_ok(built, "build")  # the full build puts things right, then answers quickly again
     assert (built / "public/feed.json").read_text("utf-8").startswith("{")
-    assert quick.unchanged(built, LATER) is not None
+    assert quick.unchanged(built, later()) is not None
 
 
 def test_an_edit_shows_in_the_feed_of_the_next_build(built: Path) -> None:
@@ -111,7 +117,7 @@ def test_an_edit_shows_in_the_feed_of_the_next_build(built: Path) -> None:
 def test_a_copied_site_is_not_answered_for_its_original(built: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(built, copy)
-    assert quick.unchanged(copy, LATER) is None
+    assert quick.unchanged(copy, later()) is None
 
 
 def test_a_future_article_coming_due_ends_the_answer(make_site: SiteFactory, settled: None
@@ -129,16 +135,16 @@ def test_warnings_are_repeated_and_strict_goes_to_the_full_build(make_site: Site
     root = make_site({**FILES, "content/odd.md": article(
         "Odd", "2026-10-05", colour="red", id="urn:uuid:00000000-0000-4000-8000-000000000008")})
     cli_ok(root, "build")
-    answer = quick.unchanged(root, LATER)
+    answer = quick.unchanged(root, later())
     assert answer is not None and [w.path for w in answer.report.warnings] == ["content/odd.md"]
-    assert quick.unchanged(root, LATER, strict=True) is None
+    assert quick.unchanged(root, later(), strict=True) is None
 
 
 def test_inputs_written_too_recently_to_trust_leave_no_answer(make_site: SiteFactory) -> None:
     root = make_site(FILES)  # written just now: a second write in the same tick could hide
     cli_ok(root, "build")
     assert not (root / ".publisher" / quick.QUICK_NAME).exists()
-    assert quick.unchanged(root, LATER) is None
+    assert quick.unchanged(root, later()) is None
 
 
 def test_work_inside_a_hidden_folder_of_the_content_changes_nothing(
@@ -147,4 +153,16 @@ def test_work_inside_a_hidden_folder_of_the_content_changes_nothing(
     cli_ok(root, "build")
     (root / "content/.git/HEAD").write_text("ref: refs/heads/draft\n", "utf-8")
     (root / "content/.git/index").write_bytes(b"DIRC")
-    assert quick.unchanged(root, LATER) is not None
+    assert quick.unchanged(root, later()) is not None
+
+
+def test_a_build_for_a_later_moment_is_not_an_answer_for_now(make_site: SiteFactory,
+                                                             settled: None) -> None:
+    due = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    root = make_site({**FILES, "content/later.md": article(
+        "Later", due.isoformat(), id="urn:uuid:00000000-0000-4000-8000-000000000006")})
+    assert cli_ok(root, "build", "--now", (due + timedelta(days=1)).isoformat()).startswith(
+        "Published 4 articles")
+    assert quick.unchanged(root, due + timedelta(days=1)) is not None
+    assert quick.unchanged(root, later()) is None
+    assert cli_ok(root, "build").startswith("Published 3 articles")
