@@ -120,7 +120,7 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
             source = None
         started = now_ns()
         inputs = quick.watch([settings.root / CONFIG_NAME],
-                             [*input_folders(settings), theme.default_theme_path()])
+                             [*input_folders(settings).values(), theme.default_theme_path()])
         files = [] if source is not None else scan(
             settings.content_path, settings.root, context,
             read_index(settings.state_path, context.fingerprint()))

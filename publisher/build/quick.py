@@ -111,11 +111,12 @@ def unchanged(root: Path, now: datetime, *, strict: bool = False) -> Unchanged |
         paths, digest = data["inputs"]
         if _input_digest(paths.split("\n"))[0] != digest:
             return None
-        prefix, names, digest = data["outputs"]
-        if not _outputs_match(prefix, names.split("\n"), digest):
+        prefix, joined, digest = data["outputs"]
+        names = joined.split("\n")
+        if not _outputs_match(prefix, names, digest):
             return None
         articles, drafts, scheduled = data["report"]
-        report = BuildReport(articles, drafts, scheduled, unchanged=names.count("\n") + 1,
+        report = BuildReport(articles, drafts, scheduled, unchanged=len(names),
                              warnings=warnings)
         return Unchanged(report, data["output_dir"])
     except (OSError, ValueError, TypeError, KeyError, AttributeError):

@@ -16,6 +16,7 @@ import click
 
 from publisher import __version__, find_site_root
 from publisher.cli.failures import internal_problem, system_problem
+from publisher.clock import MomentOutOfRange, parse_moment, system_clock
 from publisher.errors import Problem, PublisherError
 from publisher.text import plural
 
@@ -44,8 +45,6 @@ class AppContext:
 
     @property
     def clock(self) -> Clock:
-        from publisher.clock import MomentOutOfRange, parse_moment, system_clock
-
         if self.now is None:
             return system_clock
         try:

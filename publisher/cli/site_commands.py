@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -19,13 +18,13 @@ from publisher.models import BuildReport
 @pass_app
 def build(app: AppContext, strict: bool, now: str | None) -> None:
     """Publish the site's feeds (and pages) into the output folder."""
-    answer = quick.unchanged(app.site, datetime.now(UTC), strict=strict) if now is None else None
+    app.now = now
+    answer = quick.unchanged(app.site, app.clock(), strict=strict) if now is None else None
     if answer is not None:  # told from the files' stamps, without loading the site
         _summarise(answer.report, answer.output_dir)
         return
     from publisher import publish
 
-    app.now = now
     settings = app.settings
     _summarise(publish.build(settings, app.clock, strict=strict), settings.output_dir)
 

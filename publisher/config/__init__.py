@@ -386,9 +386,9 @@ def load_settings(root: Path) -> Settings:
 _INPUT_FOLDERS = ("content_dir", "templates_dir", "static_dir", "digests_dir", "schedules_dir")
 
 
-def input_folders(settings: Settings) -> list[Path]:
-    """Every folder a build reads."""
-    return [settings.path(getattr(settings, key)) for key in _INPUT_FOLDERS]
+def input_folders(settings: Settings) -> dict[str, Path]:
+    """Every folder a build reads, by its key in the configuration."""
+    return {key: settings.path(getattr(settings, key)) for key in _INPUT_FOLDERS}
 
 
 def folder_problems(settings: Settings, label: str, lines: dict[str, int]) -> list[Problem]:
@@ -402,8 +402,9 @@ def folder_problems(settings: Settings, label: str, lines: dict[str, int]) -> li
     if output == root or output in root.parents:
         return [*problems, _output_problem("the site folder itself" if output == root else
                                            "a folder that holds the site", label, lines)]
-    folders = [(key, settings.path(getattr(settings, key))) for key in _INPUT_FOLDERS]
-    for key, folder in [*folders, ("the state folder .publisher", settings.state_path)]:
+    folders = [*input_folders(settings).items(), ("the state folder .publisher",
+                                                  settings.state_path)]
+    for key, folder in folders:
         if output == folder or output in folder.parents or folder in output.parents:
             where = "is" if output == folder else "lies inside" if folder in output.parents \
                 else "holds"
