@@ -7,18 +7,21 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from publisher import publish
 from publisher.build import feeds
 from publisher.build.feeds import json_feed, memo
 from publisher.content.load import rendered_fingerprint
 from publisher.models import Article, OutputFile, Site
+from publisher.text import plain_title
 from tests.conftest import BASE_CONFIG, SiteFactory, article, settings_of
 
 T = TypeVar("T")
@@ -133,3 +136,39 @@ def test_a_build_leaves_no_entries_behind_in_its_thread(
         return len(memo.of_thread("publisher.build.feeds.atom")._items)
 
     assert in_fresh_thread(build_and_look) == 0
+
+
+ATOM = "http://www.w3.org/2005/Atom"
+MARKUP = st.sampled_from(["<item>", "</item>", "</item>\n    <item>", "<entry>", "</entry>",
+                          "</entry>\n  <entry>", "]]>", "&amp;", "<![CDATA[", "\n    "])
+
+
+PLAIN = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), max_size=5)
+PIECES = st.lists(MARKUP | PLAIN, min_size=1, max_size=6).map("".join)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=PIECES, body=PIECES)
+def test_an_entry_that_reads_like_a_tag_is_cut_out_whole(
+        plan_and_site: tuple[list[tuple[feeds.FeedSpec, Sequence[Article]]], Site],
+        title: str, body: str) -> None:
+    """Entries are cut out of the written document at their tags: text that looks like
+    one is escaped, so every document keeps each entry, and the same bytes, however
+    many documents held it before."""
+    plan, site = plan_and_site
+    spec, items = plan[0]
+    odd = replace(items[1], title=f"Story {title}", content_html=f"<p>{escape(body)}</p>")
+    odd = replace(odd, fingerprint=rendered_fingerprint(odd))
+    shown = [items[0], odd, *items[2:]]
+    alone = in_fresh_thread(lambda: render_all(site, [(spec, shown)]))[0]
+    after = in_fresh_thread(lambda: render_all(site, [(spec, shown[1:]), (spec, shown)]))[1]
+    assert after == alone
+    for file in alone:
+        if file.path.endswith(".json"):
+            items_shown = json.loads(file.data)["items"]
+            assert [i["title"] for i in items_shown] == [plain_title(a.title) for a in shown]
+            continue
+        root = etree.fromstring(file.data)
+        entries = root.findall("channel/item") or root.findall(f"{{{ATOM}}}entry")
+        titles = [e.findtext("title") or e.findtext(f"{{{ATOM}}}title") for e in entries]
+        assert titles == [plain_title(a.title) for a in shown], file.path

@@ -8,18 +8,24 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher.build.feeds import FeedSpec, memo
-from publisher.build.feeds.feedgen_quirks import ATOM_NS, assemble, finish
+from publisher.build.feeds.feedgen_quirks import ATOM_NS, Layout, document
 from publisher.models import Article, Site
 
 FILE = "atom.xml"
 
 
+LAYOUT = Layout(b"entry", b"\n  ")  # feed > entry
+
+
 def render(site: Site, articles: Sequence[Article], spec: FeedSpec) -> bytes:
-    root = assemble(site, articles, spec, FILE, _write, lambda feed: feed,
+    return document(site, articles, spec, FILE, _write, _polish, LAYOUT,
                     memo.of_thread(__name__))
+
+
+def _polish(root: etree._Element) -> etree._Element:
     _repair_links(root)
     _subtitle_after_title(root)
-    return finish(root, root, spec, site)
+    return root
 
 
 def _write(fg: FeedGenerator) -> bytes:

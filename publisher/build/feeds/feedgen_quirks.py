@@ -16,9 +16,9 @@ an archive document (RFC 5005) says so with `fh:archive`.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
@@ -46,47 +46,71 @@ def generate(site: Site, articles: Sequence[Article], spec: FeedSpec, name: str,
                                 articles if entries is None else entries))
 
 
-def assemble(site: Site, articles: Sequence[Article], spec: FeedSpec, name: str,
-             write: Callable[[FeedGenerator], bytes], container: Callable[[etree._Element],
-                                                                          etree._Element],
-             memo: Memo[etree._Element]) -> etree._Element:
-    """The parsed feed `name` of `spec`: feedgen writes the document with the entries that
-    `memo` lacks, which are then kept there, and every entry is put in place in order.
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How a format's entries sit in its written document: the entry's tag, and the
+    line break and indentation between two entries (they are the container's last
+    children, so its closing tag follows the last one)."""
 
-    An entry taken from the memo is moved out of the last document that held it, so
-    each document must be written before the next is assembled (`memo` is per thread).
+    tag: bytes  # b"item", b"entry"
+    between: bytes  # b"\n    ": the indentation of an entry at its depth
 
-    `container` finds the element that holds the entries (the Atom feed, the RSS channel).
+    @property
+    def opening(self) -> bytes:
+        return b"<" + self.tag + b">"
+
+    @property
+    def closing(self) -> bytes:
+        return b"</" + self.tag + b">"
+
+
+def document(site: Site, articles: Sequence[Article], spec: FeedSpec, name: str,
+             write: Callable[[FeedGenerator], bytes],
+             polish: Callable[[etree._Element], etree._Element], layout: Layout,
+             memo: Memo[bytes]) -> bytes:
+    """The written feed `name` of `spec`, each entry's bytes written once per thread.
+
+    feedgen writes the document with only the entries `memo` lacks (at least one,
+    for the place entries go); `polish` makes its format's repairs and returns the
+    element that holds the entries; the document is finished and written, and its
+    entries are cut out at their tags (text inside an entry is escaped, so its tag
+    cannot occur in it) and kept in `memo`. Every entry is then put in its place,
+    newest first, between the same head and tail: an entry's bytes depend only on
+    its article, never on the document around it.
     """
     keys = [entry_key(site, a, spec.full_content) for a in articles]
-    entries: dict[Hashable, etree._Element] = {}
+    known: dict[Hashable, bytes] = {}
     missing: dict[Hashable, Article] = {}
     for key, article in zip(keys, articles, strict=True):
-        if key not in entries and key not in missing:
-            if (known := memo.get(key)) is not None:
-                entries[key] = known
+        if key not in known and key not in missing:
+            if (entry := memo.get(key)) is not None:
+                known[key] = entry
             else:
                 missing[key] = article
-    root = etree.fromstring(generate(site, articles, spec, name, write,
-                                     list(missing.values())))
-    holder = container(root)
-    made = list(holder)[len(holder) - len(missing):]  # feedgen writes the entries last
-    for key, entry in zip(missing, made, strict=True):
+    made = list(missing.values()) or list(articles[:1])  # one entry marks where they go
+    root = etree.fromstring(generate(site, articles, spec, name, write, made))
+    data = finish(root, polish(root), spec, site)
+    if not articles:
+        return data
+    head, entries, tail = _cut(data, layout, len(made))
+    for key, entry in zip(missing, entries if missing else [], strict=True):
         memo.put(key, entry)
-        entries[key] = entry
-    if len(missing) == len(keys):  # every entry new and in its place
-        return root
-    for entry in made:
-        holder.remove(entry)
-    placed: set[int] = set()
-    for key in keys:
-        entry = entries[key]
-        if id(entry) in placed:  # one article twice in a document
-            entry = copy.deepcopy(entry)
-        placed.add(id(entry))
-        # Moved, not copied, out of the document it was made for: that one is written.
-        holder.append(entry)
-    return root
+        known[key] = entry
+    return head + layout.between.join(known[key] for key in keys) + tail
+
+
+def _cut(data: bytes, layout: Layout, count: int) -> tuple[bytes, list[bytes], bytes]:
+    """The bytes before the first entry, each entry's, and the bytes after the last."""
+    start = data.index(layout.opening)
+    end = data.rindex(layout.closing) + len(layout.closing)
+    entries = data[start:end].split(layout.closing + layout.between + layout.opening)
+    if len(entries) != count:
+        raise AssertionError(f"{count} entries written, {len(entries)} found")
+    if count > 1:
+        entries = [entries[0] + layout.closing,
+                   *(layout.opening + e + layout.closing for e in entries[1:-1]),
+                   layout.opening + entries[-1]]
+    return data[:start], entries, data[end:]
 
 
 def _generator(site: Site, articles: Sequence[Article], spec: FeedSpec, name: str,

@@ -8,18 +8,23 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher.build.feeds import FeedSpec, format_of, memo
-from publisher.build.feeds.feedgen_quirks import ATOM_NS, assemble, finish
+from publisher.build.feeds.feedgen_quirks import ATOM_NS, Layout, document
 from publisher.models import Article, Site
 
 FILE = "rss.xml"
 
 
+LAYOUT = Layout(b"item", b"\n    ")  # rss > channel > item
+
+
 def render(site: Site, articles: Sequence[Article], spec: FeedSpec) -> bytes:
-    root = assemble(site, articles, spec, FILE, _write, _channel, memo.of_thread(__name__))
-    channel = _channel(root)
-    channel.find("link").text = site.url_for(spec.home_path)  # feedgen took the last link
-    _add_links(channel, site, spec)
-    return finish(root, channel, spec, site)
+    def polish(root: etree._Element) -> etree._Element:
+        channel = _channel(root)
+        channel.find("link").text = site.url_for(spec.home_path)  # feedgen took the last link
+        _add_links(channel, site, spec)
+        return channel
+
+    return document(site, articles, spec, FILE, _write, polish, LAYOUT, memo.of_thread(__name__))
 
 
 def _channel(root: etree._Element) -> etree._Element:
