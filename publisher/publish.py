@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 
 from publisher import __version__, theme
-from publisher.build import archives, fanout, feeds, icons, orphans, quick
+from publisher.build import archives, fanout, feeds, gc_pause, icons, orphans, quick
 from publisher.build import pages as archive
 from publisher.build import state as buildstate
 from publisher.build.feeds import memo
@@ -111,7 +111,7 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
     changed since, it is read afresh.
     """
     require_content_folder(settings)
-    with file_lock(settings.state_path / "build.lock"), \
+    with gc_pause.paused(), file_lock(settings.state_path / "build.lock"), \
             OutputWriter(settings.output_path, settings.state_path) as writer, \
             orphans.cleaned(settings.state_path, settings.output_path, [settings.content_path],
                             writer.produced_before()):
