@@ -126,7 +126,7 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
             read_index(settings.state_path, context.fingerprint()))
         digests = load_web_copies(settings.path(settings.digests_dir), settings.root)
         site = settings.site()
-        pages = _page_options(settings, site)
+        pages = _page_options(settings, site, compiled=True)
         keys = dict(source.keys) if source is not None else {f.source: f.key for f in files}
         now = clock()
         previous = buildstate.read(settings.state_path)
@@ -278,7 +278,12 @@ def _cadences(settings: Settings) -> tuple[tuple[str, str], ...]:
                  if s.action == "digest" and s.choosable)
 
 
-def _page_options(settings: Settings, site: Site) -> PageStage:
+TEMPLATES_CACHE = "templates"  # compiled templates, in the state folder
+
+
+def _page_options(settings: Settings, site: Site, *, compiled: bool = False) -> PageStage:
+    """The pages' options and templates; `compiled` keeps the compiled templates in the
+    state folder (a build does; `check` writes nothing)."""
     options = archive.SiteOptions(site, settings.service_url, tag_feeds=settings.feeds.tag_feeds,
                                   per_page=settings.pages.per_page,
                                   cadences=_cadences(settings))
@@ -286,6 +291,8 @@ def _page_options(settings: Settings, site: Site) -> PageStage:
     # The templates were read (and fingerprinted) for this build: checking each one's time
     # again on every page (Jinja's default) cost two `stat` calls a page.
     env.auto_reload = False
+    if compiled:
+        env.bytecode_cache = theme.CompiledTemplates(settings.state_path / TEMPLATES_CACHE)
     return PageStage(options, env, theme.fingerprint(env, "site/"))
 
 

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import jinja2
+import jinja2.bccache
 
 from publisher.errors import TemplateError
 from publisher.text import direction
@@ -36,6 +37,33 @@ def environment(site_templates: Path) -> jinja2.Environment:
     )
     env.filters["direction"] = direction
     return env
+
+
+class CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """Templates compiled by an earlier build, kept in the state folder: compiling the
+    site's templates took longer than rendering what a one-article edit changes.
+
+    Jinja keys each file on the template's name and path and checks the source's
+    hash and Python's version before using it. A cache is only a shortcut: a file that
+    cannot be read or written is ignored, and the template is compiled as usual.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(str(folder), "%s.cache")
+        self._folder = folder
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, TypeError):  # damaged: compile afresh
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            self._folder.mkdir(parents=True, exist_ok=True)
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
 
 
 def get_template(env: jinja2.Environment, name: str) -> jinja2.Template:

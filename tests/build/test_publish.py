@@ -205,3 +205,24 @@ def test_an_edited_template_or_static_file_rebuilds_what_uses_it(make_site: Site
                         "{% endblock %}")
     assert publish.build(settings_of(root), clock).written == ("404.html",)
     assert "Lost at sea" in (root / "public/404.html").read_text()
+
+
+def test_compiled_templates_are_kept_and_never_stand_for_an_edited_one(
+        make_site: SiteFactory, clock) -> None:
+    def lost(words: str) -> str:
+        return ('{% extends "site/base.html" %}{% block main %}<h1>' + words
+                + "</h1>{% endblock %}")
+
+    root = make_site({"content/a.md": article("Alpha", "2026-10-01"),
+                      "templates/site/404.html": lost("Lost at sea")})
+    publish.build(settings_of(root), clock)
+    compiled = sorted((root / ".publisher" / publish.TEMPLATES_CACHE).iterdir())
+    assert compiled  # every template the build used
+    (root / "templates/site/404.html").write_text(lost("Lost in fog"))
+    assert publish.build(settings_of(root), clock).written == ("404.html",)
+    assert "Lost in fog" in (root / "public/404.html").read_text()
+    for path in compiled:
+        path.write_bytes(b"\0not a compiled template")  # damaged: compiled afresh
+    (root / "templates/site/404.html").write_text(lost("Lost ashore"))
+    assert publish.build(settings_of(root), clock).written == ("404.html",)
+    assert "Lost ashore" in (root / "public/404.html").read_text()
