@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from publisher.errors import ConfigError, Problem, PublisherError
+from publisher.mail import is_imap_url
 from publisher.mail.mailboxes import Incoming, read_source
 from publisher.mail.reports import MAX_BYTES
 
@@ -46,10 +47,6 @@ class ImapAddress:
     @property
     def label(self) -> str:
         return f"{self.scheme}://{self.user}@{self.host}:{self.port}/{self.folder}"
-
-
-def is_imap_url(text: str) -> bool:
-    return text.lower().startswith(("imap://", "imaps://"))
 
 
 def parse_imap_url(text: str) -> ImapAddress:

@@ -17,9 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from publisher.config import Duration, Settings, key_lines, validate_model
 from publisher.errors import ConfigError, Problem
-from publisher.mail.imap import is_imap_url, parse_imap_url
+from publisher.mail import is_imap_url
 from publisher.models import Schedule
-from publisher.schedule.times import parse_cron
 
 DEFAULT_CATCH_UP = timedelta(hours=6)
 DIGEST_ONLY = ("tags", "min_items", "max_items", "choosable", "label", "local")
@@ -62,6 +61,8 @@ class ScheduleFile(BaseModel):
     @classmethod
     def _mailbox(cls, value: str | None) -> str | None:
         if value is not None and is_imap_url(value):
+            from publisher.mail.imap import parse_imap_url
+
             parse_imap_url(value)  # its ValueError says what is wrong
         return value
 
@@ -77,6 +78,8 @@ class ScheduleFile(BaseModel):
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         if value is not None:
+            from publisher.schedule.times import parse_cron  # APScheduler: only for a cron
+
             parse_cron(" ".join(value.split()))
         return value
 
