@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
+from html import escape
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape
 
 from publisher.models import Article, OutputFile, Site
 
@@ -32,7 +32,7 @@ def sitemap(site: Site, paths: Sequence[str], articles: Sequence[Article]) -> Ou
         location = site.url_for(path.removesuffix("index.html"))
         lastmod = changed.get(path)
         extra = f"<lastmod>{lastmod.isoformat()}</lastmod>" if lastmod else ""
-        lines.append(f"  <url><loc>{escape(location)}</loc>{extra}</url>")
+        lines.append(f"  <url><loc>{escape(location, quote=False)}</loc>{extra}</url>")
     lines.append("</urlset>\n")
     return OutputFile(SITEMAP, "\n".join(lines).encode())
 

@@ -29,7 +29,7 @@ from publisher.build import page_html as sitehtml
 from publisher.build.feeds import FORMATS
 from publisher.errors import ContentError, OutputError, Problem, processing
 from publisher.models import Article, OutputFile, Site, Tag, is_digest_id
-from publisher.subscribers.preferences import zone_names
+from publisher.subscribers.zones import zone_names
 
 SITE_FORMAT = "2"  # bump when this module or sitehtml.py changes what a page shows
 PER_PAGE = 10

@@ -18,11 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
-from zoneinfo import available_timezones
 
 from publisher.errors import SubscriberError
 from publisher.models import Schedule, Subscriber, Tag
 from publisher.subscribers.addresses import normalise_address, quoted
+from publisher.subscribers.zones import zone_names
 from publisher.text import slugify
 
 MAX_TOPICS = 100
@@ -94,18 +94,6 @@ def _feed_title(feed: Path, mtime_ns: int) -> str:
     except (OSError, ValueError, AttributeError):
         return ""
     return title.rpartition(": ")[2].strip() if isinstance(title, str) else ""
-
-
-@functools.cache
-def zone_names() -> tuple[str, ...]:
-    """Every IANA zone this machine knows as Area/Place, and UTC, sorted (the page's list).
-
-    Left out: the system's `localtime` and `Factory`, and the `posix/` and `right/`
-    copies, which would name the same zones twice or mean another machine's zone.
-    """
-    return tuple(sorted(name for name in available_timezones()
-                        if ("/" in name or name == "UTC")
-                        and not name.startswith(("posix/", "right/"))))
 
 
 def check_zone(name: str) -> str | None:

@@ -50,7 +50,8 @@ from publisher.mail.outgoing import open_transport
 from publisher.models import Clock
 from publisher.schedule.files import load_schedules
 from publisher.store.database import Store
-from publisher.subscribers.preferences import cadences_of, zone_names
+from publisher.subscribers.preferences import cadences_of
+from publisher.subscribers.zones import zone_names
 from publisher.text import plural
 from publisher.web.forms import (
     MailUnavailable,
