@@ -165,8 +165,9 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
             _stage_all_feeds(writer, settings, site, published)
             # A file of the site's own static/ (its robots.txt, its favicon.ico) wins.
             static = static_files(settings.path(settings.static_dir))
-            _stage_pages(writer, pages, published, digests, set(static))
-            _stage_icons(writer, icon, set(static))
+            # The icons are drawn while the pages render (Pillow lets other threads run).
+            _stage_pages(writer, pages, published, digests, set(static),
+                         alongside=partial(_stage_icons, writer, icon, set(static)))
             _stage_static(writer, static)
         changed_feeds = tuple(p for p in sorted(writer.produced()) if feeds.is_feed(p)
                               and not archives.is_archive(p) and writer.changed(p))
@@ -297,8 +298,10 @@ def _page_options(settings: Settings, site: Site, *, compiled: bool = False) -> 
 
 
 def _stage_pages(writer: OutputWriter, pages: PageStage, published: Sequence[Article],
-                 digests: Sequence[archive.DigestCopy], taken: set[str]) -> None:
-    """Render only the pages whose fingerprint changed; a template error stops the build here."""
+                 digests: Sequence[archive.DigestCopy], taken: set[str],
+                 alongside: Callable[[], None] | None = None) -> None:
+    """Render only the pages whose fingerprint changed; a template error stops the build here.
+    `alongside` is done while they render."""
     stale = []
     for page in archive.plan(pages.options, pages.env, published, digests):
         if page.path in taken:
@@ -307,7 +310,7 @@ def _stage_pages(writer: OutputWriter, pages: PageStage, published: Sequence[Art
             writer.keep([page.path])
         else:
             stale.append(page)
-    fanout.stage_pages(writer, pages.env, stale)
+    fanout.stage_pages(writer, pages.env, stale, alongside=alongside)
 
 
 def _stage_icons(writer: OutputWriter, icon: icons.Icon, taken: set[str]) -> None:

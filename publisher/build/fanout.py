@@ -41,47 +41,64 @@ _job: tuple[OutputWriter, Produce, int] | None = None
 
 
 def stage_pages(writer: OutputWriter, env: jinja2.Environment, pages: Sequence[archive.Page],
-                workers: int | None = None) -> None:
+                workers: int | None = None, alongside: Callable[[], None] | None = None
+                ) -> None:
     """Render `pages` and stage them in `writer`; in worker processes when it pays."""
     def produce(indices: Sequence[int]) -> Iterator[tuple[int, OutputFile, str]]:
         share = [pages[i] for i in indices]
         for index, file in zip(indices, archive.render(env, share), strict=True):
             yield index, file, pages[index].fingerprint
 
-    stage_all(writer, len(pages), produce, PARALLEL_MIN, workers)
+    stage_all(writer, len(pages), produce, PARALLEL_MIN, workers, alongside)
 
 
 def stage_all(writer: OutputWriter, count: int, produce: Produce, minimum: int,
-              workers: int | None = None) -> None:
+              workers: int | None = None, alongside: Callable[[], None] | None = None) -> None:
     """Stage every file `produce` makes of items 0..count-1, in worker processes when there
-    are at least `minimum` items; a mistake is raised as in the build itself."""
+    are at least `minimum` items; a mistake is raised as in the build itself.
+
+    `alongside` is other work of the build, done in this process while the workers
+    render (it must not fork: they were forked before it starts)."""
     workers = workers or min(len(os.sched_getaffinity(0)), 8)
     if count < minimum or workers < 2 or "fork" not in _start_methods():
         for _, file, fingerprint in produce(range(count)):
             writer.put([file], fingerprint)
+        if alongside is not None:
+            alongside()
         return
     global _job
     writer.quiet()  # no write thread busy while the process forks
     _job = (writer, produce, os.getpid())
+    failed: BaseException | None = None
     try:
         size = -(-count // workers)
         # Contiguous shares: pages of one folder stay with one worker, and two processes
         # creating entries in the same folder would wait on its lock.
         with multiprocessing.get_context("fork").Pool(
                 workers, initializer=orphans.die_with_parent, initargs=(os.getpid(),)) as pool:
-            shares = pool.map(_stage_share, [range(start, min(start + size, count))
-                                             for start in range(0, count, size)])
+            pending = pool.map_async(_stage_share, [range(start, min(start + size, count))
+                                                    for start in range(0, count, size)])
+            try:
+                if alongside is not None:
+                    alongside()
+            except BaseException as exc:  # the workers' files are removed before it is raised
+                failed = exc
+            shares = pending.get()
     finally:
         _job = None
-    _adopt(writer, shares)
+    _adopt(writer, shares, failed)
 
 
-def _adopt(writer: OutputWriter, shares: list[list[tuple[str, Staged]] | _Failure]) -> None:
-    """Take over every worker's files; if any worker failed, remove them all and report."""
+def _adopt(writer: OutputWriter, shares: list[list[tuple[str, Staged]] | _Failure],
+           failed: BaseException | None = None) -> None:
+    """Take over every worker's files; if any worker (or the work alongside) failed, remove
+    them all and report."""
     failures = [share for share in shares if isinstance(share, _Failure)]
     done = [item for share in shares if not isinstance(share, _Failure) for item in share]
-    if failures:
+    if failures or failed is not None:
         _remove([staged for _, staged in done])
+        if failed is not None:
+            raise failed
         kind, problem = failures[0]
         raise kind(problem.message, path=problem.path, line=problem.line, hint=problem.hint)
     for path, staged in done:

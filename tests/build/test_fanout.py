@@ -49,3 +49,40 @@ def test_a_template_error_in_a_worker_names_file_and_line_and_leaves_nothing(
     assert (Path(problem.path).name, problem.line) == ("article.html", 3)
     assert problem.message == "template error: 'nope' is undefined"
     assert snapshot(root / "public") == before  # no temporary file left behind either
+
+
+def test_work_done_alongside_the_workers_overlaps_them_and_its_failure_leaves_nothing(
+    make_site: SiteFactory, clock, in_parallel: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_site(FILES)
+    publish.build(settings_of(root), clock)
+    before = snapshot(root / "public")
+    (root / "content/a00.md").write_text(FILES["content/a00.md"].replace("Tuesday", "Monday"))
+    (root / "templates/site").mkdir(parents=True)
+    (root / "templates/site/icon.png").write_bytes((publish.theme.default_theme_path()
+                                                    / "site/icon.png").read_bytes() + b"\0")
+
+    def drawing_fails(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(publish.icons, "icon_files", drawing_fails)
+    with pytest.raises(OSError, match="No space"):
+        publish.build(settings_of(root), clock)
+    assert snapshot(root / "public") == before  # the workers' pages were not kept either
+
+
+def test_the_icons_are_drawn_while_the_workers_render(
+    make_site: SiteFactory, clock, in_parallel: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_site(FILES)
+    drawn_in: list[bool] = []
+    real = publish.icons.icon_files
+
+    def drawing(icon: publish.icons.Icon) -> list[object]:
+        drawn_in.append(fanout._job is not None)  # the workers' share is out
+        return real(icon)  # type: ignore[return-value]
+
+    monkeypatch.setattr(publish.icons, "icon_files", drawing)
+    publish.build(settings_of(root), clock)
+    assert drawn_in == [True]
+    assert (root / "public/favicon.ico").is_file()
