@@ -11,13 +11,14 @@ import contextlib
 import hashlib
 import pickle
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from publisher.errors import Problem
 from publisher.models import Article
 
 Entry = tuple[Article, tuple[Problem, ...]]  # an article and the warnings its file gave
+Encoded = bytes  # an `Entry` as the cache stores it (`encode`)
 
 FORMAT = "5"  # bump when Article, the rendering or a module a pickle names changes
 
@@ -26,6 +27,17 @@ def article_key(source: str, raw: bytes, context: str) -> str:
     digest = hashlib.blake2b(raw, digest_size=20)
     digest.update(b"\0" + source.encode() + b"\0" + context.encode() + FORMAT.encode())
     return digest.hexdigest()
+
+
+def encode(entry: Entry) -> Encoded:
+    """An entry as stored: a worker process that parsed the article encodes it, so the build
+    that stores it need not."""
+    return pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def decode(data: Encoded) -> Entry:
+    entry: Entry = pickle.loads(data)  # noqa: S301 - our own file, our own workers
+    return entry
 
 
 class ArticleCache:
@@ -69,13 +81,14 @@ class ArticleCache:
             for key, data in self._db.execute("SELECT key, data FROM article"):
                 if key in wanted:
                     with contextlib.suppress(Exception):
-                        found[key] = pickle.loads(data)  # noqa: S301 - our own file
+                        found[key] = decode(data)
         except sqlite3.Error:
             return {}
         return found
 
-    def replace_all(self, entries: dict[str, Entry], keep: Iterable[str] | None = None) -> None:
-        """Store new entries and, given `keep`, forget every other key."""
+    def replace_all(self, entries: Mapping[str, Entry | Encoded],
+                    keep: Iterable[str] | None = None) -> None:
+        """Store new entries (some already encoded) and, given `keep`, forget every other key."""
         if self._db is None or self._readonly:
             return
         try:
@@ -85,7 +98,7 @@ class ArticleCache:
                     stale = [(k,) for (k,) in self._db.execute("SELECT key FROM article")
                              if k not in kept]
                     self._db.executemany("DELETE FROM article WHERE key = ?", stale)
-                rows = ((k, pickle.dumps(e, protocol=pickle.HIGHEST_PROTOCOL))
+                rows = ((k, e if isinstance(e, bytes) else encode(e))
                         for k, e in entries.items())  # a generator: never all pickles at once
                 self._db.executemany("INSERT OR REPLACE INTO article VALUES (?, ?)", rows)
         except sqlite3.Error:

@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from publisher.content import characters, frontmatter, markup
-from publisher.content.cache import Entry, article_key
+from publisher.content.cache import Encoded, Entry, article_key, decode, encode
 from publisher.content.stamps import Stamp, stamp_of, unchanged_key
 from publisher.errors import ContentError, Problem, processing
 from publisher.models import Article, Author, LoadedContent, PendingId, Tag
@@ -45,6 +45,8 @@ class _Parsed:
     key: str
     article: Article | None
     problems: tuple[Problem, ...]
+    # (article, problems) as the cache stores them, encoded by the worker that parsed them
+    encoded: Encoded | None = None
 
 
 def discover(content_path: Path, root: Path) -> list[tuple[str, str]]:
@@ -162,7 +164,8 @@ def printable(name: str) -> str:
 
 
 def load_content(files: Sequence[SourceFile], context: ParseContext,
-                 cached: Mapping[str, Entry]) -> tuple[LoadedContent, dict[str, Entry]]:
+                 cached: Mapping[str, Entry]
+                 ) -> tuple[LoadedContent, dict[str, Entry | Encoded]]:
     """Parse what the cache does not have; raise `ContentError` listing every problem.
 
     `files` are as `read_uncached` left them: every one the cache lacks has been read.
@@ -185,7 +188,8 @@ def load_content(files: Sequence[SourceFile], context: ParseContext,
     if any(not p.warning for p in problems):
         raise ContentError(problems, summary=_summary(problems))
     articles.sort(key=lambda a: (a.date, a.id), reverse=True)
-    fresh = {p.key: (p.article, p.problems) for p in parsed.values() if p.article is not None}
+    fresh: dict[str, Entry | Encoded] = {p.key: p.encoded or (p.article, p.problems)
+                                         for p in parsed.values() if p.article is not None}
     return LoadedContent(
         articles=tuple(articles),
         pending_ids=tuple(PendingId(a.source, a.id) for a in articles if a.id_pending),
@@ -241,7 +245,25 @@ def _parse_all(todo: list[tuple[str, bytes, str]], context: ParseContext) -> lis
     workers = min(os.cpu_count() or 1, 8)
     chunk = max(1, len(todo) // (workers * 8))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_parse_one, todo, [context] * len(todo), chunksize=chunk))
+        return [_decoded(p) for p in pool.map(_parse_encoded, todo, [context] * len(todo),
+                                              chunksize=chunk)]
+
+
+def _parse_encoded(item: tuple[str, bytes, str], context: ParseContext) -> _Parsed:
+    """In a worker: the article parsed and encoded once, for the build and for its cache
+    (sent back as it is, it would be encoded for the trip and again for the cache)."""
+    parsed = _parse_one(item, context)
+    if parsed.article is None:
+        return parsed
+    return _Parsed(parsed.source, parsed.key, None, (),
+                   encode((parsed.article, parsed.problems)))
+
+
+def _decoded(parsed: _Parsed) -> _Parsed:
+    if parsed.encoded is None:
+        return parsed
+    article, problems = decode(parsed.encoded)
+    return _Parsed(parsed.source, parsed.key, article, problems, parsed.encoded)
 
 
 def _parse_one(item: tuple[str, bytes, str], context: ParseContext) -> _Parsed:
