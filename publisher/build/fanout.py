@@ -33,6 +33,7 @@ class _Failure(NamedTuple):
 
 PARALLEL_MIN = 400  # fewer pages than this render faster than a worker starts
 FEED_SETS_MIN = 40  # a feed set is three documents of up to `feeds.items` entries each
+SHARES_PER_WORKER = 3
 
 Produce = Callable[[Sequence[int]], Iterator[tuple[int, OutputFile, str]]]
 """Renders the items at the given indices: (index, file, its fingerprint) for each file."""
@@ -71,13 +72,15 @@ def stage_all(writer: OutputWriter, count: int, produce: Produce, minimum: int,
     _job = (writer, produce, os.getpid())
     failed: BaseException | None = None
     try:
-        size = -(-count // workers)
+        size = -(-count // (workers * SHARES_PER_WORKER))
         # Contiguous shares: pages of one folder stay with one worker, and two processes
-        # creating entries in the same folder would wait on its lock.
+        # creating entries in the same folder would wait on its lock. Several per worker,
+        # handed out as workers come free: one worker's heavier half kept the other idle.
         with multiprocessing.get_context("fork").Pool(
                 workers, initializer=orphans.die_with_parent, initargs=(os.getpid(),)) as pool:
             pending = pool.map_async(_stage_share, [range(start, min(start + size, count))
-                                                    for start in range(0, count, size)])
+                                                    for start in range(0, count, size)],
+                                     chunksize=1)
             try:
                 if alongside is not None:
                     alongside()
