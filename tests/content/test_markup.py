@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
+from publisher.content import markup
 from publisher.content.markup import absolute_srcset, absolute_url, markdown_to_html
 
 BASE = "https://news.example.org/2026/11/ferry/"
@@ -38,3 +41,15 @@ def test_a_url_that_cannot_be_read_is_dropped_not_a_crash(url: str) -> None:
     assert absolute_url(url, BASE) is None
     html = markdown_to_html(f'<a href="{url}">x</a> ![i]({url})', BASE)
     assert html == '<p><a>x</a> <img alt="i"></p>'
+
+
+def test_threads_cleaning_at_once_each_resolve_against_their_own_article() -> None:
+    bases = [f"https://example.com/2026/10/story-{n}/" for n in range(8)]
+
+    def clean(base: str) -> list[str]:
+        return [markup.sanitize('<a href="notes/">Notes</a>', base) for _ in range(200)]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(clean, bases))
+    for base, cleaned in zip(bases, results, strict=True):
+        assert set(cleaned) == {f'<a href="{base}notes/">Notes</a>'}
