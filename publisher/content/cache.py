@@ -20,7 +20,7 @@ from publisher.models import Article
 Entry = tuple[Article, tuple[Problem, ...]]  # an article and the warnings its file gave
 Encoded = bytes  # an `Entry` as the cache stores it (`encode`)
 
-FORMAT = "5"  # bump when Article, the rendering or a module a pickle names changes
+FORMAT = "6"  # bump when Article, the rendering or a module a pickle names changes
 
 
 def article_key(source: str, raw: bytes, context: str) -> str:

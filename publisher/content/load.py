@@ -12,7 +12,7 @@ import stat
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -331,7 +331,19 @@ def rendered_fingerprint(article: Article) -> str:
     """A hash of everything a renderer can show of the article.
 
     Outputs are keyed on this rather than on the file's bytes, so writing the id
-    into the front matter, or editing a comment, re-renders nothing.
+    into the front matter, or editing a comment, re-renders nothing. Each shown
+    field is hashed as its text (the rest as its `repr`), behind its length.
     """
-    shown = replace(article, source="", fingerprint="", id_pending=False)
-    return hashlib.blake2b(repr(shown).encode(), digest_size=16).hexdigest()
+    digest = hashlib.blake2b(digest_size=16)
+    for name in _SHOWN_FIELDS:
+        value = getattr(article, name)
+        data = value.encode("utf-8", "surrogateescape") if type(value) is str \
+            else repr(value).encode("utf-8", "surrogateescape")
+        digest.update(b"%d:" % len(data))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+# Every field of an article but where it was read from and what the build keeps of it.
+_SHOWN_FIELDS = tuple(f.name for f in fields(Article)
+                      if f.name not in ("source", "fingerprint", "id_pending"))
