@@ -25,7 +25,7 @@ from publisher.build.output import OutputWriter
 from publisher.build.rehearsal import DryRun
 from publisher.build.web_copies import load_web_copies
 from publisher.config import CONFIG_NAME, Settings, input_folders, require_content_folder
-from publisher.content.cache import ArticleCache
+from publisher.content.cache import ArticleCache, Entry
 from publisher.content.ids import write_pending_ids
 from publisher.content.load import (
     ParseContext,
@@ -111,7 +111,7 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
     changed since, it is read afresh.
     """
     require_content_folder(settings)
-    with gc_pause.paused(), file_lock(settings.state_path / "build.lock"), \
+    with gc_pause.building() as loaded_all, file_lock(settings.state_path / "build.lock"), \
             OutputWriter(settings.output_path, settings.state_path) as writer, \
             orphans.cleaned(settings.state_path, settings.output_path, [settings.content_path],
                             writer.produced_before()):
@@ -142,11 +142,12 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
                            previous.next_change)
             return unchanged
         with ArticleCache(settings.state_path / CACHE_NAME) as cache:
+            cached: Mapping[str, Entry] = {}
             if source is None:
                 cached = cache.get_many(keys.values())
                 files = read_uncached(files, cached, context)
                 keys = {f.source: f.key for f in files}
-                loaded, fresh = load_content(files, context, cached)
+                loaded, fresh = load_content(files, context, cached, cache.put)
             else:
                 loaded, fresh = source.content, {}
             stamps = _stamps(files)
@@ -160,6 +161,8 @@ def build(settings: Settings, clock: Clock, *, strict: bool = False,
                 _remember_stamps(settings, context,
                                  [s for s in stamps if s[0] not in new_keys], started)
             cache.replace_all({**fresh, **entries}, keep=keys.values())
+            del fresh, entries, cached  # (encoded, the new articles: tens of megabytes)
+            loaded_all()
             published = loaded.published(now)
             icon = icons.read_icon(pages.env, settings.root)
             _stage_all_feeds(writer, settings, site, published)

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import pickle
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from publisher.errors import Problem
@@ -19,6 +19,7 @@ from publisher.models import Article
 
 Entry = tuple[Article, tuple[Problem, ...]]  # an article and the warnings its file gave
 Encoded = bytes  # an `Entry` as the cache stores it (`encode`)
+Store = Callable[[str, Encoded], None]  # keeps one encoded entry (`ArticleCache.put`)
 
 FORMAT = "6"  # bump when Article, the rendering or a module a pickle names changes
 
@@ -85,6 +86,14 @@ class ArticleCache:
         except sqlite3.Error:
             return {}
         return found
+
+    def put(self, key: str, data: Encoded) -> None:
+        """Store one encoded entry in the transaction that `replace_all` commits (a build
+        that fails before then stores none of them)."""
+        if self._db is None or self._readonly:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("INSERT OR REPLACE INTO article VALUES (?, ?)", (key, data))
 
     def replace_all(self, entries: Mapping[str, Entry | Encoded],
                     keep: Iterable[str] | None = None) -> None:

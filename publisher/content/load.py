@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from publisher.content import characters, frontmatter, markup
-from publisher.content.cache import Encoded, Entry, article_key, decode, encode
+from publisher.content.cache import Encoded, Entry, Store, article_key, decode, encode
 from publisher.content.stamps import Stamp, stamp_of, unchanged_key
 from publisher.errors import ContentError, Problem, processing
 from publisher.models import Article, Author, LoadedContent, PendingId, Tag
@@ -47,6 +47,7 @@ class _Parsed:
     problems: tuple[Problem, ...]
     # (article, problems) as the cache stores them, encoded by the worker that parsed them
     encoded: Encoded | None = None
+    stored: bool = False  # in the cache already
 
 
 def discover(content_path: Path, root: Path) -> list[tuple[str, str]]:
@@ -164,16 +165,17 @@ def printable(name: str) -> str:
 
 
 def load_content(files: Sequence[SourceFile], context: ParseContext,
-                 cached: Mapping[str, Entry]
+                 cached: Mapping[str, Entry], store: Store | None = None
                  ) -> tuple[LoadedContent, dict[str, Entry | Encoded]]:
     """Parse what the cache does not have; raise `ContentError` listing every problem.
 
     `files` are as `read_uncached` left them: every one the cache lacks has been read.
-    Returns the content and the newly parsed entries, for the caller to cache.
+    Returns the content and the newly parsed entries, for the caller to cache; those a
+    worker process encoded go to `store` as they arrive instead, when it is given.
     """
     todo = [(f.source, f.raw, f.key) for f in files
             if f.key not in cached and not f.problem and f.raw is not None]
-    parsed = {p.source: p for p in _parse_all(todo, context)}
+    parsed = {p.source: p for p in _parse_all(todo, context, store)}
     articles: list[Article] = []
     problems: list[Problem] = [f.problem for f in files if f.problem]
     for file in files:
@@ -189,7 +191,8 @@ def load_content(files: Sequence[SourceFile], context: ParseContext,
         raise ContentError(problems, summary=_summary(problems))
     articles.sort(key=lambda a: (a.date, a.id), reverse=True)
     fresh: dict[str, Entry | Encoded] = {p.key: p.encoded or (p.article, p.problems)
-                                         for p in parsed.values() if p.article is not None}
+                                         for p in parsed.values()
+                                         if p.article is not None and not p.stored}
     return LoadedContent(
         articles=tuple(articles),
         pending_ids=tuple(PendingId(a.source, a.id) for a in articles if a.id_pending),
@@ -239,14 +242,15 @@ def _summary(problems: list[Problem]) -> str:
     )
 
 
-def _parse_all(todo: list[tuple[str, bytes, str]], context: ParseContext) -> list[_Parsed]:
+def _parse_all(todo: list[tuple[str, bytes, str]], context: ParseContext,
+               store: Store | None = None) -> list[_Parsed]:
     if len(todo) < PARALLEL_THRESHOLD or (os.cpu_count() or 1) < 2:
         return [_parse_one(item, context) for item in todo]
     workers = min(os.cpu_count() or 1, 8)
     chunk = max(1, len(todo) // (workers * 8))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return [_decoded(p) for p in pool.map(_parse_encoded, todo, [context] * len(todo),
-                                              chunksize=chunk)]
+        return [_decoded(p, store) for p in pool.map(_parse_encoded, todo,
+                                                     [context] * len(todo), chunksize=chunk)]
 
 
 def _parse_encoded(item: tuple[str, bytes, str], context: ParseContext) -> _Parsed:
@@ -259,10 +263,15 @@ def _parse_encoded(item: tuple[str, bytes, str], context: ParseContext) -> _Pars
                    encode((parsed.article, parsed.problems)))
 
 
-def _decoded(parsed: _Parsed) -> _Parsed:
+def _decoded(parsed: _Parsed, store: Store | None) -> _Parsed:
+    """The article a worker sent; its encoded bytes stored at once, when they can be (kept
+    until the end, they were as many megabytes again as the articles themselves)."""
     if parsed.encoded is None:
         return parsed
     article, problems = decode(parsed.encoded)
+    if store is not None:
+        store(parsed.key, parsed.encoded)
+        return _Parsed(parsed.source, parsed.key, article, problems, stored=True)
     return _Parsed(parsed.source, parsed.key, article, problems, parsed.encoded)
 
 

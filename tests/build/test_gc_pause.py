@@ -1,4 +1,5 @@
-"""The collector rests while a build runs and is as it was once every build has ended."""
+"""The collector rests while a build loads its articles, runs while it renders with the
+articles frozen out of its sight, and is as it was once every build has ended."""
 
 from __future__ import annotations
 
@@ -19,59 +20,77 @@ from tests.conftest import SiteFactory, article, settings_of
 @pytest.fixture(autouse=True)
 def collector_on() -> Iterator[None]:
     was = gc.isenabled()
+    gc.unfreeze()
     gc.enable()
     yield
+    gc.unfreeze()
     if was:
         gc.enable()
     else:
         gc.disable()
 
 
-def test_a_build_runs_without_the_collector_and_gives_it_back(
+def test_a_build_loads_without_the_collector_and_renders_with_it(
         make_site: SiteFactory, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     root = make_site({"content/a.md": article("Ferry", "2026-10-01")})
-    seen: list[bool] = []
-    real = load.load_content
+    seen: dict[str, tuple[bool, int]] = {}
+    real_load, real_pages = load.load_content, publish._stage_pages
 
-    def spying(*args: object, **kwargs: object) -> object:
-        seen.append(gc.isenabled())
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+    def loading(*args: object, **kwargs: object) -> object:
+        seen["load"] = (gc.isenabled(), gc.get_freeze_count())
+        return real_load(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(publish, "load_content", spying)
+    def rendering(*args: object, **kwargs: object) -> None:
+        seen["pages"] = (gc.isenabled(), gc.get_freeze_count())
+        real_pages(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(publish, "load_content", loading)
+    monkeypatch.setattr(publish, "_stage_pages", rendering)
     publish.build(settings_of(root), clock)
-    assert seen == [False]
-    assert gc.isenabled()
+    assert seen["load"] == (False, 0)
+    enabled, frozen = seen["pages"]
+    assert enabled and frozen > 0
+    assert (gc.isenabled(), gc.get_freeze_count()) == (True, 0)
 
 
 def test_a_failed_build_gives_the_collector_back(make_site: SiteFactory, clock: Clock) -> None:
     root = make_site({"content/a.md": "---\ntitle: [unclosed\n---\nBody\n"})
     with pytest.raises(ContentError):
         publish.build(settings_of(root), clock)
-    assert gc.isenabled()
+    assert (gc.isenabled(), gc.get_freeze_count()) == (True, 0)
 
 
-def test_overlapping_pauses_resume_when_the_last_ends() -> None:
-    first_in, second_out = threading.Event(), threading.Event()
-    states: list[bool] = []
+def test_overlapping_builds_resume_it_when_none_loads_and_thaw_when_none_is_left() -> None:
+    other_in, other_may_load, other_loaded, other_may_end = (threading.Event()
+                                                             for _ in range(4))
+    states: list[tuple[bool, int]] = []
 
     def other() -> None:
-        with gc_pause.paused():
-            first_in.set()
-            second_out.wait(5)
-        states.append(gc.isenabled())
+        with gc_pause.building() as loaded:
+            other_in.set()
+            other_may_load.wait(5)
+            loaded()
+            other_loaded.set()
+            other_may_end.wait(5)
 
     thread = threading.Thread(target=other)
-    with gc_pause.paused():
+    with gc_pause.building() as loaded:
         thread.start()
-        first_in.wait(5)
-    states.append(gc.isenabled())  # the other thread's pause still holds
-    second_out.set()
+        other_in.wait(5)
+        loaded()
+        states.append((gc.isenabled(), gc.get_freeze_count() > 0))  # the other still loads
+        other_may_load.set()
+        other_loaded.wait(5)
+        states.append((gc.isenabled(), gc.get_freeze_count() > 0))
+    states.append((gc.isenabled(), gc.get_freeze_count() > 0))  # the other still renders
+    other_may_end.set()
     thread.join(5)
-    assert states == [False, True]
+    states.append((gc.isenabled(), gc.get_freeze_count() > 0))
+    assert states == [(False, True), (True, True), (True, True), (True, False)]
 
 
 def test_a_collector_turned_off_before_stays_off() -> None:
     gc.disable()
-    with gc_pause.paused():
-        pass
+    with gc_pause.building() as loaded:
+        loaded()
     assert not gc.isenabled()
