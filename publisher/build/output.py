@@ -91,9 +91,11 @@ class _TempFiles:
             os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
         temp = temp_name(target)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)  # left by a run of a process with our number that was killed
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:  # left by a killed run of a process with our number
+            os.unlink(temp)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             _write_all(fd, data)  # a nearly full disk takes part of a write without an error
             info = os.fstat(fd)

@@ -226,3 +226,15 @@ def test_compiled_templates_are_kept_and_never_stand_for_an_edited_one(
     (root / "templates/site/404.html").write_text(lost("Lost ashore"))
     assert publish.build(settings_of(root), clock).written == ("404.html",)
     assert "Lost ashore" in (root / "public/404.html").read_text()
+
+
+def test_a_temporary_file_left_under_this_process_number_is_written_over(
+        make_site: SiteFactory, clock) -> None:
+    """A killed run whose process number came round again left `.404.html.<pid>.tmp`."""
+    root = make_site({"content/a.md": article("Alpha", "2026-10-01")})
+    stale = root / "public" / f".404.html.{os.getpid()}.tmp"
+    stale.parent.mkdir()
+    stale.write_text("half of an old page")
+    publish.build(settings_of(root), clock)
+    assert "half of an old page" not in (root / "public/404.html").read_text()
+    assert not stale.exists()
