@@ -13,7 +13,6 @@ or one whose writer is still running, stays.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import sys
@@ -80,6 +79,8 @@ def sweep(folder: Path, kept_folders: Iterable[str] = (), *, prune: bool = False
 def die_with_parent(parent: int) -> None:
     """In a forked worker: be killed when the build dies, and stop at once if it already has."""
     if sys.platform.startswith("linux"):
+        import ctypes  # in the worker only: a no-change build never starts one
+
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

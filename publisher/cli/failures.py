@@ -9,10 +9,7 @@ a stack trace on the terminal.
 from __future__ import annotations
 
 import os
-import platform
 import sys
-import tempfile
-import traceback
 from datetime import UTC, datetime
 
 from publisher import __version__
@@ -37,6 +34,10 @@ def internal_problem(exc: BaseException) -> Problem:
 
 def write_report(exc: BaseException) -> str | None:
     """The traceback and what ran, in a new file of the temporary folder; its path."""
+    import platform  # only when something went wrong: every command imports this module
+    import tempfile
+    import traceback
+
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     text = "".join([
         f"publisher {__version__}, Python {platform.python_version()} on {platform.platform()}\n",
