@@ -172,3 +172,22 @@ def test_an_entry_that_reads_like_a_tag_is_cut_out_whole(
         entries = root.findall("channel/item") or root.findall(f"{{{ATOM}}}entry")
         titles = [e.findtext("title") or e.findtext(f"{{{ATOM}}}title") for e in entries]
         assert titles == [plain_title(a.title) for a in shown], file.path
+
+
+@pytest.mark.parametrize("empty_first", [True, False])
+def test_an_entry_without_content_beside_others_keeps_every_document_whole(
+        plan_and_site: tuple[list[tuple[feeds.FeedSpec, Sequence[Article]]], Site],
+        empty_first: bool) -> None:
+    """An archive declares only the namespaces its entries use: one written beside an
+    entry without content, whose own entries came from the memo, still declares theirs."""
+    plan, site = plan_and_site
+    spec, items = next((s, i) for s, i in plan if s.archived and len(i) > 1)
+    empty = replace(items[0], content_html="", summary_html="")
+    empty = replace(empty, fingerprint=rendered_fingerprint(empty))
+    shown = [empty, *items[1:]] if empty_first else [*items[:-1], empty]
+    alone = in_fresh_thread(lambda: render_all(site, [(spec, shown)]))[0]
+    after = in_fresh_thread(lambda: render_all(site, [(spec, items), (spec, shown)]))[1]
+    assert after == alone
+    for file in alone:
+        if file.path.endswith(".xml"):
+            etree.fromstring(file.data)  # every prefix declared

@@ -64,10 +64,13 @@ class Layout:
         return b"</" + self.tag + b">"
 
 
+Written = tuple[bytes, frozenset[str]]  # an entry's bytes, and the namespace prefixes it uses
+
+
 def document(site: Site, articles: Sequence[Article], spec: FeedSpec, name: str,
              write: Callable[[FeedGenerator], bytes],
              polish: Callable[[etree._Element], etree._Element], layout: Layout,
-             memo: Memo[bytes]) -> bytes:
+             memo: Memo[Written]) -> bytes:
     """The written feed `name` of `spec`, each entry's bytes written once per thread.
 
     feedgen writes the document with only the entries `memo` lacks (at least one,
@@ -76,27 +79,45 @@ def document(site: Site, articles: Sequence[Article], spec: FeedSpec, name: str,
     entries are cut out at their tags (text inside an entry is escaped, so its tag
     cannot occur in it) and kept in `memo`. Every entry is then put in its place,
     newest first, between the same head and tail: an entry's bytes depend only on
-    its article, never on the document around it.
+    its article, never on the document around it. The head declares the namespaces
+    that any of the document's entries uses, as it would if all were written in it.
     """
     keys = [entry_key(site, a, spec.full_content) for a in articles]
-    known: dict[Hashable, bytes] = {}
+    known: dict[Hashable, Written] = {}
     missing: dict[Hashable, Article] = {}
     for key, article in zip(keys, articles, strict=True):
         if key not in known and key not in missing:
-            if (entry := memo.get(key)) is not None:
-                known[key] = entry
+            if (kept := memo.get(key)) is not None:
+                known[key] = kept
             else:
                 missing[key] = article
     made = list(missing.values()) or list(articles[:1])  # one entry marks where they go
     root = etree.fromstring(generate(site, articles, spec, name, write, made))
-    data = finish(root, polish(root), spec, site)
+    container = polish(root)
+    written = [_prefixes(e) for e in list(container)[len(container) - len(made):]]
+    used = frozenset().union(*(prefixes for _, prefixes in known.values()))
+    data = finish(root, container, spec, site, keep_prefixes=used)
     if not articles:
         return data
     head, entries, tail = _cut(data, layout, len(made))
-    for key, entry in zip(missing, entries if missing else [], strict=True):
-        memo.put(key, entry)
-        known[key] = entry
-    return head + layout.between.join(known[key] for key in keys) + tail
+    for key, entry, prefixes in zip(missing, entries if missing else [],
+                                    written if missing else [], strict=True):
+        memo.put(key, (entry, prefixes))
+        known[key] = (entry, prefixes)
+    return head + layout.between.join(known[key][0] for key in keys) + tail
+
+
+def _prefixes(entry: etree._Element) -> frozenset[str]:
+    """The namespace prefixes an entry's elements and attributes are written with."""
+    found = set()
+    for element in entry.iter(tag=etree.Element):
+        if element.prefix:
+            found.add(element.prefix)
+        for attribute in element.attrib:
+            if attribute.startswith("{"):
+                uri = attribute[1:].partition("}")[0]
+                found.update(p for p, u in element.nsmap.items() if p and u == uri)
+    return frozenset(found)
 
 
 def _cut(data: bytes, layout: Layout, count: int) -> tuple[bytes, list[bytes], bytes]:
@@ -169,13 +190,17 @@ def _person(name: str, url: str | None) -> dict[str, str]:
     return {"name": name, "uri": url} if url else {"name": name}
 
 
-def finish(root: etree._Element, container: etree._Element, spec: FeedSpec, site: Site
-           ) -> bytes:
-    """Mark an archive (or a complete) document, then write it with the stylesheet instruction."""
+def finish(root: etree._Element, container: etree._Element, spec: FeedSpec, site: Site,
+           keep_prefixes: frozenset[str] = frozenset()) -> bytes:
+    """Mark an archive (or a complete) document, then write it with the stylesheet instruction.
+
+    Its unused namespace declarations are dropped, but for `keep_prefixes`: those of
+    entries that are put in after."""
     if spec.archived or spec.complete:
         marker = "archive" if spec.archived else "complete"
         container.insert(0, etree.Element(f"{{{HISTORY_NS}}}{marker}"))
-        etree.cleanup_namespaces(root, top_nsmap={"fh": HISTORY_NS})
+        etree.cleanup_namespaces(root, top_nsmap={"fh": HISTORY_NS},
+                                 keep_ns_prefixes=sorted(keep_prefixes))
     etree.indent(root)
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
                                  pretty_print=True)
