@@ -70,7 +70,7 @@ def stage_all(writer: OutputWriter, count: int, produce: Produce, minimum: int,
     global _job
     writer.quiet()  # no write thread busy while the process forks
     _job = (writer, produce, os.getpid())
-    failed: BaseException | None = None
+    failed: Exception | None = None
     try:
         size = -(-count // (workers * SHARES_PER_WORKER))
         # Contiguous shares: pages of one folder stay with one worker, and two processes
@@ -84,8 +84,8 @@ def stage_all(writer: OutputWriter, count: int, produce: Produce, minimum: int,
             try:
                 if alongside is not None:
                     alongside()
-            except BaseException as exc:  # the workers' files are removed before it is raised
-                failed = exc
+            except Exception as exc:  # raised once the workers' files are removed
+                failed = exc  # (an interrupt is not held up: it ends the pool at once)
             shares = pending.get()
     finally:
         _job = None
@@ -93,7 +93,7 @@ def stage_all(writer: OutputWriter, count: int, produce: Produce, minimum: int,
 
 
 def _adopt(writer: OutputWriter, shares: list[list[tuple[str, Staged]] | _Failure],
-           failed: BaseException | None = None) -> None:
+           failed: Exception | None = None) -> None:
     """Take over every worker's files; if any worker (or the work alongside) failed, remove
     them all and report."""
     failures = [share for share in shares if isinstance(share, _Failure)]
