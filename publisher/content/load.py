@@ -346,8 +346,8 @@ def rendered_fingerprint(article: Article) -> str:
     digest = hashlib.blake2b(digest_size=16)
     for name in _SHOWN_FIELDS:
         value = getattr(article, name)
-        data = value.encode("utf-8", "surrogateescape") if type(value) is str \
-            else repr(value).encode("utf-8", "surrogateescape")
+        data = value.encode("utf-8", "surrogatepass") if type(value) is str \
+            else repr(value).encode("utf-8", "surrogatepass")
         digest.update(b"%d:" % len(data))
         digest.update(data)
     return digest.hexdigest()

@@ -39,7 +39,14 @@ def test_every_field_a_renderer_shows_moves_it_and_no_other() -> None:
         assert rendered_fingerprint(replace(BASE, **{name: value})) == before, name
 
 
-@given(first=st.text(), second=st.text())
+def test_a_lone_surrogate_in_a_field_is_hashed_too() -> None:
+    """YAML's "\\ud800" escape reads as a lone surrogate, which UTF-8 cannot hold."""
+    assert rendered_fingerprint(replace(BASE, title="Ferry \ud800")) \
+        != rendered_fingerprint(replace(BASE, title="Ferry \udc80"))
+
+
+@given(first=st.text(st.characters(categories=["L", "N", "P", "Cs"])),
+       second=st.text(st.characters(categories=["L", "N", "P", "Cs"])))
 def test_text_moved_from_one_field_to_the_next_moves_it(first: str, second: str) -> None:
     """Each field is hashed behind its length: "ab" + "c" is not "a" + "bc"."""
     joined = first + second
