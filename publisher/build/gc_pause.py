@@ -36,26 +36,27 @@ def building() -> Iterator[Callable[[], None]]:
             _was_enabled = gc.isenabled()
             gc.disable()
         _loading += 1
-    phase = ["loading"]
+    frozen = False
 
     def loaded() -> None:
         global _frozen
+        nonlocal frozen
         with _lock:
-            if phase[0] != "loading":
+            if frozen:
                 return
             gc.freeze()
             _frozen += 1
             _stop_loading()
-            phase[0] = "frozen"
+            frozen = True
 
     try:
         yield loaded
     finally:
         with _lock:
-            if phase[0] == "loading":
-                _stop_loading()
-            else:
+            if frozen:
                 _thaw()
+            else:
+                _stop_loading()
 
 
 def _stop_loading() -> None:

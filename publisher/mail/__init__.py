@@ -1,4 +1,4 @@
-"""The mail wing: header fields encoded by hand, and the confirmation message."""
+"""The mail wing: header fields encoded by hand, the confirmation message, IMAP URLs."""
 
 
 def is_imap_url(text: str) -> bool:

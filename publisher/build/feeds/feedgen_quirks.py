@@ -100,10 +100,10 @@ def document(site: Site, articles: Sequence[Article], spec: FeedSpec, name: str,
     if not articles:
         return data
     head, entries, tail = _cut(data, layout, len(made))
-    for key, entry, prefixes in zip(missing, entries if missing else [],
-                                    written if missing else [], strict=True):
-        memo.put(key, (entry, prefixes))
-        known[key] = (entry, prefixes)
+    if missing:  # (else the one entry written is already known)
+        for key, entry, prefixes in zip(missing, entries, written, strict=True):
+            memo.put(key, (entry, prefixes))
+            known[key] = (entry, prefixes)
     return head + layout.between.join(known[key][0] for key in keys) + tail
 
 
